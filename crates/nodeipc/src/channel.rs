@@ -1,0 +1,309 @@
+//! The async channel (tokio): a thin loop around the codec.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::Interest;
+use tokio::net::UnixStream;
+
+use crate::codec::json::{JsonDecoder, READ_CHUNK, SendBuf};
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::message::{Message, from_frame};
+use crate::sys;
+
+/// An IPC channel to a Node process (or to another nodeipc peer), speaking
+/// the `json` serialization.
+///
+/// Make one with [`Command::spawn`](crate::Command::spawn) (parent side),
+/// [`Channel::from_env`] (child side) or [`Channel::pair`] (in-process).
+/// [`split`](Channel::split) it to send and receive from different tasks.
+/// The socket is closed — the peer sees `'disconnect'` — when both halves
+/// are dropped.
+///
+/// ```no_run
+/// # async fn demo() -> nodeipc::Result<()> {
+/// let (mut child, mut channel) = nodeipc::Command::new("node").arg("worker.js").spawn()?;
+/// channel.send(&serde_json::json!({"hello": "worker"})).await?;
+/// while let Some(msg) = channel.recv::<serde_json::Value>().await? {
+///     println!("worker said {msg}");
+/// }
+/// child.wait().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Channel {
+    tx: Sender,
+    rx: Receiver,
+}
+
+impl Channel {
+    /// Wraps a connected unix stream socket. Must be called inside a tokio
+    /// runtime.
+    pub fn from_fd(fd: OwnedFd, limits: Limits) -> Result<Channel> {
+        sys::set_nonblocking(&fd, true)?;
+        let io = Arc::new(UnixStream::from_std(std::os::unix::net::UnixStream::from(
+            fd,
+        ))?);
+        Ok(Channel {
+            tx: Sender {
+                io: io.clone(),
+                out: SendBuf::new(limits.max_send_buffer),
+                limits,
+                closed: false,
+            },
+            rx: Receiver {
+                io,
+                dec: JsonDecoder::new(limits),
+                eof: false,
+            },
+        })
+    }
+
+    /// Two connected channels in this process (tests, benchmarks, Rust ↔ Rust).
+    pub fn pair() -> Result<(Channel, Channel)> {
+        let (a, b) = sys::stream_pair()?;
+        Ok((
+            Channel::from_fd(a, Limits::default())?,
+            Channel::from_fd(b, Limits::default())?,
+        ))
+    }
+
+    /// Adopts the channel a Node parent made (`fork()`, or `spawn` with
+    /// `'ipc'` in `stdio`), with default [`Limits`]. See
+    /// [`crate::child`] for the checks made and their errors.
+    pub fn from_env() -> Result<Channel> {
+        Self::from_env_with_limits(Limits::default())
+    }
+
+    /// [`from_env`](Self::from_env) with the given limits.
+    pub fn from_env_with_limits(limits: Limits) -> Result<Channel> {
+        Channel::from_fd(crate::child::inherited_channel()?, limits)
+    }
+
+    /// Splits into a sending and a receiving half that can live in
+    /// different tasks.
+    pub fn split(self) -> (Sender, Receiver) {
+        (self.tx, self.rx)
+    }
+
+    /// See [`Sender::send`].
+    pub async fn send<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
+        self.tx.send(msg).await
+    }
+
+    /// See [`Sender::feed`].
+    pub async fn feed<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
+        self.tx.feed(msg).await
+    }
+
+    /// See [`Sender::flush`].
+    pub async fn flush(&mut self) -> Result<()> {
+        self.tx.flush().await
+    }
+
+    /// See [`Receiver::recv`].
+    pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+        self.rx.recv().await
+    }
+
+    /// See [`Receiver::recv_message`].
+    pub async fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
+        self.rx.recv_message().await
+    }
+
+    /// Writes out everything queued, then closes the channel: the peer sees
+    /// `'disconnect'` (Node's `disconnect()`: a plain close, no bytes).
+    pub async fn disconnect(mut self) -> Result<()> {
+        self.tx.flush().await
+    }
+}
+
+/// The sending half of a [`Channel`].
+///
+/// Messages are encoded into one buffer and written in as few `write`s as
+/// possible: [`send`](Self::send) returns once the message is in the kernel,
+/// [`feed`](Self::feed) queues it and writes only when a batch has built up,
+/// [`flush`](Self::flush) writes out the queue.
+///
+/// # Delivery and drop
+///
+/// A message is *delivered* once it is in the kernel's socket buffer: the
+/// peer can read it even if this process exits right after. So after
+/// `send(..).await` returns `Ok`, or after `flush().await` returns `Ok`,
+/// everything sent so far reaches the peer, whatever this process does
+/// next (unlike Node, which loses what is not yet written when it exits,
+/// PROTOCOL.md §5.4).
+///
+/// Dropping a `Sender` with fed but unflushed messages writes what the
+/// socket takes at once; if anything is left and a tokio runtime is
+/// running, a task finishes the write in the background (keeping the socket
+/// open until it is done). A process that exits (`std::process::exit`, or
+/// returning from `main`, which stops the runtime) before that task
+/// finishes loses the rest: `flush` before exiting.
+#[derive(Debug)]
+pub struct Sender {
+    io: Arc<UnixStream>,
+    out: SendBuf,
+    limits: Limits,
+    closed: bool,
+}
+
+impl Sender {
+    /// Sends `msg` and waits until it is in the kernel (see the type's docs
+    /// for what that guarantees). Also writes any earlier fed messages.
+    ///
+    /// Cancel safety: if the future is dropped after the message was
+    /// queued, it stays queued and goes out with the next write.
+    pub async fn send<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
+        self.feed(msg).await?;
+        self.flush().await
+    }
+
+    /// Queues `msg` for sending. Queued messages are written in batches of
+    /// about 64 KiB; call [`flush`](Self::flush) (or [`send`](Self::send)) to
+    /// push out the rest.
+    ///
+    /// Backpressure: when more than [`Limits::max_send_buffer`] bytes wait
+    /// for a slow peer, this waits until the kernel took them, so memory
+    /// stays bounded whatever the receiver's speed.
+    pub async fn feed<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
+        if self.closed {
+            return Err(Error::Disconnected);
+        }
+        if self.out.len() >= self.limits.max_send_buffer {
+            self.flush().await?;
+        }
+        self.out.push(msg)?;
+        if self.out.len() >= READ_CHUNK {
+            self.write_ready()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every queued message to the kernel.
+    pub async fn flush(&mut self) -> Result<()> {
+        loop {
+            self.write_ready()?;
+            if self.out.is_empty() {
+                return Ok(());
+            }
+            self.io.writable().await?;
+        }
+    }
+
+    /// Bytes queued but not yet written.
+    pub fn queued(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Writes out what the socket takes now, without waiting.
+    fn write_ready(&mut self) -> Result<()> {
+        if self.closed {
+            return Err(Error::Disconnected);
+        }
+        while !self.out.is_empty() {
+            let io = &*self.io;
+            let pending = self.out.pending();
+            match io.try_io(Interest::WRITABLE, || sys::send_nosignal(io, pending)) {
+                Ok(n) => self.out.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // The channel is gone: what is queued can never go out.
+                    self.closed = true;
+                    self.out = SendBuf::new(0);
+                    return Err(Error::from_send(e));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        if self.closed || self.out.is_empty() || self.write_ready().is_err() || self.out.is_empty()
+        {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let mut rest = Sender {
+                io: self.io.clone(),
+                out: std::mem::replace(&mut self.out, SendBuf::new(0)),
+                limits: self.limits,
+                closed: false,
+            };
+            rt.spawn(async move {
+                // Best effort: nobody is left to hear about a failure.
+                let _ = rest.flush().await;
+            });
+        }
+    }
+}
+
+/// The receiving half of a [`Channel`].
+#[derive(Debug)]
+pub struct Receiver {
+    io: Arc<UnixStream>,
+    dec: JsonDecoder,
+    eof: bool,
+}
+
+impl Receiver {
+    /// The next user message: `Ok(None)` once the peer disconnected cleanly,
+    /// [`Error::UnexpectedEof`] if it went away in the middle of a message.
+    ///
+    /// Internal `NODE_*` messages are skipped (use
+    /// [`recv_message`](Self::recv_message) to see them). A message that
+    /// cannot be decoded as `T` is an [`Error::Decode`]; the next call goes
+    /// on with the following message.
+    ///
+    /// Cancel safety: this method is cancel-safe. Bytes read belong to the
+    /// receiver, not to the future, so a `recv` dropped in a
+    /// `tokio::select!` loses no message.
+    pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+        loop {
+            match self.recv_message().await? {
+                None => return Ok(None),
+                Some(Message::User(m)) => return Ok(Some(m)),
+                Some(Message::Internal(_)) => {}
+            }
+        }
+    }
+
+    /// The next message, user or internal. Cancel-safe, like
+    /// [`recv`](Self::recv).
+    pub async fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
+        loop {
+            if let Some(frame) = self.dec.decode() {
+                return from_frame(frame?).map(Some);
+            }
+            if self.eof {
+                self.dec.finish()?;
+                return Ok(None);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Reads once into the decoder's buffer.
+    async fn fill(&mut self) -> Result<()> {
+        loop {
+            match self.io.try_read_buf(self.dec.read_buf()) {
+                Ok(0) => break,
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.readable().await?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A reset peer is a gone peer: report it like EOF.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.eof = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! The child side: adopting the channel a Node parent made.
+//!
+//! A Node parent (`fork()`, or `spawn` with `'ipc'` in `stdio`) puts one end
+//! of a unix socketpair at fd N and sets `NODE_CHANNEL_FD=N` and
+//! `NODE_CHANNEL_SERIALIZATION_MODE` (PROTOCOL.md §1.1).
+//! [`Channel::from_env`](crate::Channel::from_env) and
+//! [`blocking::Channel::from_env`](crate::blocking::Channel::from_env):
+//!
+//! - fail with [`Error::NoChannel`] when `NODE_CHANNEL_FD` is unset;
+//! - fail with [`Error::InvalidChannelFd`], naming the fd, when it is not a
+//!   number, not open, not a socket, not a unix stream socket, or already
+//!   adopted (a process has one channel, adopted once);
+//! - fail with [`Error::UnsupportedSerialization`] for a mode other than
+//!   `json` (an unset mode means `json`, as in Node);
+//! - set CLOEXEC on the fd, so programs this process spawns do not inherit
+//!   it (Node does the same).
+//!
+//! # The environment variables
+//!
+//! Node deletes both variables at startup so that grandchildren do not see
+//! them. Changing the environment of a running Rust program is `unsafe`
+//! (another thread may read it at the same time), so `from_env` leaves them
+//! in place. A child that spawns programs of its own should either call
+//! [`remove_channel_env`] early in `main`, before any thread starts, or
+//! `env_remove` both names on each `Command` — otherwise a Node grandchild
+//! finds `NODE_CHANNEL_FD` pointing at an fd it does not have and aborts
+//! (PROTOCOL.md §1.2). [`crate::Command`] always sets both for its own
+//! children.
+
+use crate::codec::Serialization;
+use crate::error::{Error, Result};
+use crate::sys::{self, AdoptError};
+use std::os::fd::OwnedFd;
+
+/// The variable that names the channel's fd.
+pub const CHANNEL_FD_VAR: &str = "NODE_CHANNEL_FD";
+/// The variable that names the serialization (`json` or `advanced`).
+pub const SERIALIZATION_MODE_VAR: &str = "NODE_CHANNEL_SERIALIZATION_MODE";
+
+/// Validates and takes the fd named by `NODE_CHANNEL_FD`.
+pub(crate) fn inherited_channel() -> Result<OwnedFd> {
+    let Some(value) = std::env::var_os(CHANNEL_FD_VAR) else {
+        return Err(Error::NoChannel);
+    };
+    let value = value.to_string_lossy().into_owned();
+    let invalid = |reason: String| Error::InvalidChannelFd {
+        fd: value.clone(),
+        reason,
+    };
+    let Ok(fd) = value.parse::<i32>() else {
+        return Err(invalid("not a file descriptor number".into()));
+    };
+    if let Some(mode) = std::env::var_os(SERIALIZATION_MODE_VAR) {
+        mode.to_string_lossy().parse::<Serialization>()?;
+    }
+    sys::adopt_inherited_fd(fd).map_err(|e| {
+        invalid(match e {
+            AdoptError::NotOpen => format!("fd {fd} is not open in this process"),
+            AdoptError::NotASocket => format!("fd {fd} is not a socket"),
+            AdoptError::WrongSocket => format!("fd {fd} is not a unix stream socket"),
+            AdoptError::AlreadyAdopted => {
+                "the channel was already adopted by an earlier from_env call".into()
+            }
+            AdoptError::Io(e) => format!("cannot inspect fd {fd}: {e}"),
+        })
+    })
+}
+
+/// Removes `NODE_CHANNEL_FD` and `NODE_CHANNEL_SERIALIZATION_MODE` from this
+/// process's environment, as Node does at startup, so that programs spawned
+/// later do not believe they have a channel.
+///
+/// # Safety
+///
+/// No other thread may read or change the environment while this runs
+/// (see [`std::env::remove_var`]): call it first thing in `main`, before a
+/// runtime or any thread is started. Read the variables (or call
+/// `from_env`) first if you need them: `from_env` fails with
+/// [`Error::NoChannel`] afterwards.
+pub unsafe fn remove_channel_env() {
+    // SAFETY: forwarded to the caller.
+    unsafe { sys::remove_env(&[CHANNEL_FD_VAR, SERIALIZATION_MODE_VAR]) }
+}

@@ -1,0 +1,509 @@
+//! Incremental decoder for `json` mode: one `JSON.stringify` text per line.
+
+use std::borrow::Cow;
+
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{DecodeError, Error, Result};
+use crate::limits::Limits;
+
+/// Size of one read into the decoder's buffer (libuv reads 64 KiB too). The
+/// buffer grows past it only while a larger message is being received.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// After this many messages in a row that fitted in [`READ_CHUNK`], an empty
+/// buffer that grew for a large message is given back.
+const SHRINK_AFTER: u32 = 64;
+
+/// Splits a byte stream into `json` messages.
+///
+/// Pure: it owns one growable buffer and no I/O. The caller appends bytes
+/// (with [`read_buf`](Self::read_buf) or [`extend`](Self::extend)) and takes
+/// messages out with [`decode`](Self::decode) until it returns `None`.
+///
+/// - Every byte is searched for `\n` once: the decoder remembers how far it
+///   has scanned (the fix Node got in nodejs/node#10557).
+/// - A message is handed out as a [`Frame`] borrowing the buffer, so a
+///   message that arrived in one read is parsed without being copied.
+/// - A line longer than [`Limits::max_message_len`] yields
+///   [`Error::TooLarge`] as soon as the limit is passed; the rest of it is
+///   dropped as it arrives, and decoding resumes after its `\n`.
+/// - An empty line yields [`Error::Decode`] and decoding goes on: unlike
+///   Node, which throws there and loses its place in the stream.
+///
+/// ```
+/// use nodeipc::codec::json::JsonDecoder;
+///
+/// let mut dec = JsonDecoder::new(Default::default());
+/// dec.extend(b"{\"a\":1}\n\"hel");
+/// let first: serde_json::Value = dec.decode().unwrap().unwrap().parse().unwrap();
+/// assert_eq!(first["a"], 1);
+/// assert!(dec.decode().is_none()); // "hel… is incomplete
+/// dec.extend(b"lo\"\n");
+/// let second: String = dec.decode().unwrap().unwrap().parse().unwrap();
+/// assert_eq!(second, "hello");
+/// ```
+#[derive(Debug)]
+pub struct JsonDecoder {
+    buf: Vec<u8>,
+    /// First byte of the message being assembled.
+    start: usize,
+    /// `buf[start..scanned]` holds no `\n`.
+    scanned: usize,
+    /// Dropping the rest of an over-long line.
+    discarding: bool,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    /// Consecutive messages that fitted in one read chunk.
+    small_streak: u32,
+    limits: Limits,
+}
+
+impl JsonDecoder {
+    /// A decoder enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        JsonDecoder {
+            buf: Vec::new(),
+            start: 0,
+            scanned: 0,
+            discarding: false,
+            base: 0,
+            small_streak: 0,
+            limits,
+        }
+    }
+
+    /// The buffer to read into: bytes must only be appended to it (into its
+    /// spare capacity, as `tokio`'s `try_read_buf` or
+    /// [`rustix::buffer::spare_capacity`] do). There is room for at least
+    /// [`READ_CHUNK`] bytes; already decoded bytes have been dropped.
+    pub fn read_buf(&mut self) -> &mut Vec<u8> {
+        if self.start == self.buf.len() {
+            // Nothing pending: start over at the front for free.
+            self.base += self.buf.len() as u64;
+            self.buf.clear();
+            self.start = 0;
+            self.scanned = 0;
+            if self.small_streak >= SHRINK_AFTER && self.buf.capacity() > 4 * READ_CHUNK {
+                self.buf = Vec::new();
+            }
+        } else if self.start > 0 && self.buf.capacity() - self.buf.len() < READ_CHUNK {
+            // Move the partial message to the front rather than grow.
+            self.buf.copy_within(self.start.., 0);
+            self.buf.truncate(self.buf.len() - self.start);
+            self.base += self.start as u64;
+            self.scanned -= self.start;
+            self.start = 0;
+        }
+        self.buf.reserve(READ_CHUNK);
+        &mut self.buf
+    }
+
+    /// Appends `bytes` (for tests, fuzzing and callers without a socket).
+    pub fn extend(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(READ_CHUNK) {
+            self.read_buf().extend_from_slice(chunk);
+        }
+    }
+
+    /// Bytes received but not yet handed out as messages.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// The next complete message, an error about one message, or `None`
+    /// when more bytes are needed. After an error, call again: the stream
+    /// stays in sync.
+    pub fn decode(&mut self) -> Option<Result<Frame<'_>>> {
+        let limit = self.limits.max_message_len;
+        loop {
+            let end = self.buf.len();
+            let Some(i) = memchr::memchr(b'\n', &self.buf[self.scanned..end]) else {
+                self.scanned = end;
+                let len = end - self.start;
+                if self.discarding {
+                    self.start = end;
+                } else if len > limit {
+                    let offset = self.base + self.start as u64;
+                    self.discarding = true;
+                    self.start = end;
+                    return Some(Err(Error::TooLarge { offset, len, limit }));
+                }
+                return None;
+            };
+            let nl = self.scanned + i;
+            let line_start = self.start;
+            self.start = nl + 1;
+            self.scanned = nl + 1;
+            if self.discarding {
+                self.discarding = false;
+                continue;
+            }
+            let offset = self.base + line_start as u64;
+            let len = nl - line_start;
+            if len > limit {
+                return Some(Err(Error::TooLarge { offset, len, limit }));
+            }
+            if len <= READ_CHUNK {
+                self.small_streak = self.small_streak.saturating_add(1);
+            } else {
+                self.small_streak = 0;
+            }
+            let bytes = &self.buf[line_start..nl];
+            if bytes.iter().all(is_json_whitespace) {
+                return Some(Err(Error::Decode {
+                    offset,
+                    kind: DecodeError::EmptyLine,
+                }));
+            }
+            return Some(Ok(Frame { bytes, offset }));
+        }
+    }
+
+    /// Call at end of stream: an error if part of a message is left.
+    /// Node drops such a fragment silently; we report it once, then forget it.
+    pub fn finish(&mut self) -> Result<()> {
+        let buffered = self.buffered();
+        self.start = self.buf.len();
+        self.scanned = self.start;
+        let discarding = std::mem::take(&mut self.discarding);
+        if buffered > 0 || discarding {
+            return Err(Error::UnexpectedEof { buffered });
+        }
+        Ok(())
+    }
+}
+
+/// One complete `json` message, borrowed from the decoder's buffer (the line
+/// without its `\n`).
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    bytes: &'a [u8],
+    offset: u64,
+}
+
+impl<'a> Frame<'a> {
+    /// Wraps one line (without its `\n`) that starts at stream `offset`.
+    pub fn new(bytes: &'a [u8], offset: u64) -> Self {
+        Frame { bytes, offset }
+    }
+
+    /// The message text as received, without the `\n`.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Stream offset of the first byte.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Parses the message into `T`, straight from the buffer.
+    ///
+    /// Reads what Node's reader reads: surrounding whitespace and `\r` are
+    /// fine; invalid UTF-8 is decoded to U+FFFD as Node's `StringDecoder`
+    /// does. Lone surrogates (`"\ud800"`, which `JSON.stringify` writes for
+    /// JS strings holding one) cannot live in a Rust `String`: they become
+    /// U+FFFD. Both repairs only run after a first parse failed, so
+    /// well-formed input pays nothing for them. To keep the text exactly,
+    /// parse into [`serde_json::value::RawValue`].
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
+        match serde_json::from_slice(self.bytes) {
+            Ok(v) => Ok(v),
+            Err(first) => match repair(self.bytes) {
+                Some(text) => serde_json::from_str(&text),
+                None => Err(first),
+            }
+            .map_err(|e| Error::Decode {
+                offset: self.offset,
+                kind: DecodeError::Json(e),
+            }),
+        }
+    }
+
+    /// Whether this is an internal message: an object whose `cmd` is a
+    /// string starting with `NODE_` and longer than 5 characters
+    /// (`isInternal()` in Node's `lib/internal/child_process.js`). Node
+    /// hands those to `'internalMessage'`, never to `'message'`.
+    pub fn is_internal(&self) -> bool {
+        let first = self.bytes.iter().find(|b| !is_json_whitespace(b));
+        if first != Some(&b'{') {
+            return false;
+        }
+        // Fast path: a `NODE_` command must spell out `NODE_` or use an
+        // escape somewhere; most messages have neither.
+        if memchr::memmem::find(self.bytes, b"NODE_").is_none()
+            && memchr::memchr(b'\\', self.bytes).is_none()
+        {
+            return false;
+        }
+        self.parse::<CmdProbe>().is_ok_and(|p| p.0)
+    }
+}
+
+/// JSON's insignificant whitespace (`\n` cannot occur inside a line).
+fn is_json_whitespace(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r')
+}
+
+/// Makes a line that failed to parse parseable the way Node would: invalid
+/// UTF-8 to U+FFFD, lone surrogate escapes to `\ufffd`. `None` when there is
+/// nothing to repair (the first error stands).
+fn repair(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let fixed = replace_lone_surrogates(&text);
+    match (text, fixed) {
+        (Cow::Borrowed(_), None) => None,
+        (text, None) => Some(text.into_owned()),
+        (_, Some(fixed)) => Some(fixed),
+    }
+}
+
+/// Rewrites `\uD800`–`\uDFFF` escapes that are not part of a surrogate pair
+/// as `\ufffd`; `None` if there are none.
+fn replace_lone_surrogates(text: &str) -> Option<String> {
+    fn hex4(b: &[u8]) -> Option<u16> {
+        let s = std::str::from_utf8(b.get(..4)?).ok()?;
+        u16::from_str_radix(s, 16).ok()
+    }
+    let b = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(j) = memchr::memchr(b'\\', &b[i..]) {
+        let at = i + j;
+        if b.get(at + 1) != Some(&b'u') {
+            i = at + 2; // a two-byte escape such as \\ or \"
+            continue;
+        }
+        let Some(unit) = hex4(&b[at + 2..]) else {
+            i = at + 2;
+            continue;
+        };
+        let is_high = (0xD800..0xDC00).contains(&unit);
+        let paired = is_high
+            && b.get(at + 6..at + 8) == Some(b"\\u")
+            && hex4(&b[at + 8..]).is_some_and(|u| (0xDC00..0xE000).contains(&u));
+        if paired {
+            i = at + 12;
+        } else if (0xD800..0xE000).contains(&unit) {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[copied..at]);
+            o.push_str("\\ufffd");
+            copied = at + 6;
+            i = copied;
+        } else {
+            i = at + 6;
+        }
+    }
+    out.map(|mut o| {
+        o.push_str(&text[copied..]);
+        o
+    })
+}
+
+/// Finds out whether an object has a `cmd` that makes it internal, without
+/// building the object.
+struct CmdProbe(bool);
+
+impl<'de> Deserialize<'de> for CmdProbe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CmdProbe;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<CmdProbe, A::Error> {
+                let mut internal = false;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "cmd" {
+                        // JSON.parse keeps the last of duplicate keys.
+                        let cmd: serde_json::Value = map.next_value()?;
+                        internal = cmd
+                            .as_str()
+                            .is_some_and(|c| c.len() > 5 && c.starts_with("NODE_"));
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(CmdProbe(internal))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn all(dec: &mut JsonDecoder) -> Vec<Result<Value>> {
+        let mut out = Vec::new();
+        while let Some(r) = dec.decode() {
+            out.push(r.and_then(|f| f.parse()));
+        }
+        out
+    }
+
+    #[test]
+    fn hello_line_decodes_as_is() {
+        let mut dec = JsonDecoder::new(Limits::default());
+        dec.extend(b"\"hello\"\n");
+        let got = all(&mut dec);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].as_ref().unwrap(), &json!("hello"));
+    }
+
+    #[test]
+    fn two_messages_in_one_read() {
+        let mut dec = JsonDecoder::new(Limits::default());
+        dec.extend(b"{\"a\":1}\n[2]\n");
+        let got: Vec<Value> = all(&mut dec).into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(got, vec![json!({"a":1}), json!([2])]);
+    }
+
+    #[test]
+    fn empty_lines_are_errors_with_offsets_and_stream_goes_on() {
+        let mut dec = JsonDecoder::new(Limits::default());
+        dec.extend(b"\n\n \t\n1\n");
+        let got = all(&mut dec);
+        let offsets: Vec<_> = got[..3]
+            .iter()
+            .map(|r| match r {
+                Err(Error::Decode {
+                    offset,
+                    kind: DecodeError::EmptyLine,
+                }) => *offset,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(offsets, vec![0, 1, 2]);
+        assert_eq!(got[3].as_ref().unwrap(), &json!(1));
+    }
+
+    #[test]
+    fn bad_line_between_good_ones_loses_nothing() {
+        // The write pattern that corrupts Node's reader (PROTOCOL.md §2.3).
+        let mut dec = JsonDecoder::new(Limits::default());
+        let mut got = Vec::new();
+        for chunk in [
+            &b"{\"a\":1"[..],
+            b"}\nbad\n{\"lost\":1}\n",
+            b"{\"next\":1}\n",
+        ] {
+            dec.extend(chunk);
+            got.extend(all(&mut dec));
+        }
+        assert_eq!(got[0].as_ref().unwrap(), &json!({"a":1}));
+        assert!(matches!(got[1], Err(Error::Decode { offset: 8, .. })));
+        assert_eq!(got[2].as_ref().unwrap(), &json!({"lost":1}));
+        assert_eq!(got[3].as_ref().unwrap(), &json!({"next":1}));
+    }
+
+    #[test]
+    fn what_node_accepts_we_accept() {
+        let mut dec = JsonDecoder::new(Limits::default());
+        dec.extend(b"{\"a\":1}\r\n \t{\"a\":1} \n\"a\xffb\"\n\"\\ud800x\\udc00\"\n");
+        let got: Vec<Value> = all(&mut dec).into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(got[0], json!({"a":1}));
+        assert_eq!(got[1], json!({"a":1}));
+        assert_eq!(got[2], json!("a\u{fffd}b"));
+        assert_eq!(got[3], json!("\u{fffd}x\u{fffd}"));
+    }
+
+    #[test]
+    fn surrogate_pairs_and_escaped_backslashes_are_left_alone() {
+        assert_eq!(replace_lone_surrogates(r#""\ud83d\ude00""#), None);
+        assert_eq!(replace_lone_surrogates(r#""\\ud800""#), None);
+        assert_eq!(
+            replace_lone_surrogates(r#""\ud83d\u0041""#).as_deref(),
+            Some(r#""\ufffd\u0041""#)
+        );
+    }
+
+    #[test]
+    fn too_long_line_is_discarded_without_buffering_it() {
+        let limits = Limits {
+            max_message_len: 10,
+            ..Limits::default()
+        };
+        let mut dec = JsonDecoder::new(limits);
+        dec.extend(b"\"0123456789");
+        assert!(matches!(
+            dec.decode(),
+            Some(Err(Error::TooLarge {
+                offset: 0,
+                len: 11,
+                limit: 10
+            }))
+        ));
+        assert_eq!(dec.buffered(), 0);
+        dec.extend(b"abcdef");
+        assert!(dec.decode().is_none());
+        assert_eq!(dec.buffered(), 0);
+        dec.extend(b"\"\n[1]\n");
+        let got = all(&mut dec);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].as_ref().unwrap(), &json!([1]));
+        assert_eq!(dec.decode().map(|_| ()), None);
+    }
+
+    #[test]
+    fn complete_too_long_line_in_one_read_is_an_error() {
+        let limits = Limits {
+            max_message_len: 3,
+            ..Limits::default()
+        };
+        let mut dec = JsonDecoder::new(limits);
+        dec.extend(b"12345\n1\n");
+        assert!(matches!(
+            dec.decode(),
+            Some(Err(Error::TooLarge { len: 5, .. }))
+        ));
+        assert_eq!(all(&mut dec)[0].as_ref().unwrap(), &json!(1));
+    }
+
+    #[test]
+    fn partial_line_at_eof_is_unexpected_eof() {
+        let mut dec = JsonDecoder::new(Limits::default());
+        dec.extend(b"1\n{\"a\"");
+        assert_eq!(all(&mut dec).len(), 1);
+        assert!(matches!(
+            dec.finish(),
+            Err(Error::UnexpectedEof { buffered: 4 })
+        ));
+        assert!(dec.finish().is_ok());
+    }
+
+    #[test]
+    fn internal_messages_follow_node_is_internal() {
+        let internal = |s: &str| Frame::new(s.as_bytes(), 0).is_internal();
+        assert!(internal(r#"{"cmd":"NODE_FOO"}"#));
+        assert!(internal(
+            r#"{"x":1,"cmd":"NODE_HANDLE","msg":{"cmd":"no"}}"#
+        ));
+        assert!(internal(r#"{"\u0063md":"\u004eODE_X"}"#));
+        assert!(!internal(r#"{"cmd":"NODE_"}"#));
+        assert!(!internal(r#"{"cmd":"node_x"}"#));
+        assert!(!internal(r#"{"msg":{"cmd":"NODE_X"}}"#));
+        assert!(!internal(r#"{"cmd":"NODE_X","cmd":"user"}"#));
+        assert!(!internal(r#""NODE_X""#));
+        assert!(!internal(r#"{"cmd":1,"s":"NODE_X"}"#));
+    }
+
+    #[test]
+    fn offsets_count_from_the_start_of_the_stream() {
+        let mut dec = JsonDecoder::new(Limits::default());
+        for i in 0..3 * READ_CHUNK {
+            dec.extend(b"1\n");
+            let f = dec.decode().unwrap().unwrap();
+            assert_eq!(f.offset(), 2 * i as u64);
+        }
+    }
+}

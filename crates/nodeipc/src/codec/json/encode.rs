@@ -1,0 +1,222 @@
+//! Encoder for `json` mode: what `JSON.stringify(msg) + '\n'` writes.
+
+use std::io;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Largest integer a JS number holds exactly (2^53). Integers past it are
+/// written as `JSON.stringify` writes the nearest double.
+const MAX_SAFE: u64 = 1 << 53;
+
+/// Appends `msg` as one `json` message (its JSON text and `\n`) to `out`.
+///
+/// The bytes are those `JSON.stringify` writes for the same JS value:
+/// no whitespace; `"`, `\` and C0 controls escaped (`\u00XX` lower-case);
+/// DEL, U+2028, U+2029 and all other text raw UTF-8; numbers as JS prints
+/// them (`1` not `1.0`, `1e+21`, `-0` as `0`, NaN and ±Infinity as
+/// `null`). Integers beyond ±2^53 are written as the double a JS peer would
+/// hold (`2^53 + 1` → `9007199254740992`): send such ids as strings if they
+/// must stay exact. `f32` values are widened to the JS double they are.
+///
+/// On error nothing is appended.
+///
+/// ```
+/// let mut out = Vec::new();
+/// nodeipc::codec::json::encode(&(1.0, -0.0, 1e21, f64::NAN, "\u{2028}"), &mut out).unwrap();
+/// assert_eq!(out, "[1,0,1e+21,null,\"\u{2028}\"]\n".as_bytes());
+/// ```
+pub fn encode<T: Serialize + ?Sized>(msg: &T, out: &mut Vec<u8>) -> Result<()> {
+    let len = out.len();
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, JsFormatter);
+    if let Err(e) = msg.serialize(&mut ser) {
+        out.truncate(len);
+        return Err(Error::Encode(e));
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// serde_json's compact output with numbers formatted as ECMAScript's
+/// `Number.prototype.toString` (via `ryu-js`).
+#[derive(Debug, Clone, Copy)]
+struct JsFormatter;
+
+impl JsFormatter {
+    fn write_double<W: io::Write + ?Sized>(w: &mut W, v: f64) -> io::Result<()> {
+        if v.is_finite() {
+            w.write_all(ryu_js::Buffer::new().format_finite(v).as_bytes())
+        } else {
+            w.write_all(b"null")
+        }
+    }
+}
+
+impl serde_json::ser::Formatter for JsFormatter {
+    fn write_f64<W: io::Write + ?Sized>(&mut self, w: &mut W, v: f64) -> io::Result<()> {
+        Self::write_double(w, v)
+    }
+
+    fn write_f32<W: io::Write + ?Sized>(&mut self, w: &mut W, v: f32) -> io::Result<()> {
+        Self::write_double(w, f64::from(v))
+    }
+
+    fn write_u64<W: io::Write + ?Sized>(&mut self, w: &mut W, v: u64) -> io::Result<()> {
+        if v <= MAX_SAFE {
+            serde_json::ser::CompactFormatter.write_u64(w, v)
+        } else {
+            Self::write_double(w, v as f64)
+        }
+    }
+
+    fn write_i64<W: io::Write + ?Sized>(&mut self, w: &mut W, v: i64) -> io::Result<()> {
+        if v.unsigned_abs() <= MAX_SAFE {
+            serde_json::ser::CompactFormatter.write_i64(w, v)
+        } else {
+            Self::write_double(w, v as f64)
+        }
+    }
+
+    fn write_u128<W: io::Write + ?Sized>(&mut self, w: &mut W, v: u128) -> io::Result<()> {
+        match u64::try_from(v) {
+            Ok(v) => self.write_u64(w, v),
+            Err(_) => Self::write_double(w, v as f64),
+        }
+    }
+
+    fn write_i128<W: io::Write + ?Sized>(&mut self, w: &mut W, v: i128) -> io::Result<()> {
+        match i64::try_from(v) {
+            Ok(v) => self.write_i64(w, v),
+            Err(_) => Self::write_double(w, v as f64),
+        }
+    }
+}
+
+/// Encoded messages waiting to be written, shared by the async and blocking
+/// senders: messages are appended whole, writes take bytes off the front.
+#[derive(Debug)]
+pub struct SendBuf {
+    buf: Vec<u8>,
+    written: usize,
+    /// Capacity kept after a large message has gone out.
+    keep: usize,
+}
+
+impl SendBuf {
+    /// An empty buffer that keeps up to `keep` bytes of capacity when idle.
+    pub fn new(keep: usize) -> Self {
+        SendBuf {
+            buf: Vec::new(),
+            written: 0,
+            keep,
+        }
+    }
+
+    /// Encodes `msg` at the end (see [`encode`]); nothing is added on error.
+    pub fn push<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
+        if self.written > 0 && self.written >= self.buf.len() - self.written {
+            // Most of the buffer is already written: move the rest down
+            // instead of growing.
+            self.buf.copy_within(self.written.., 0);
+            self.buf.truncate(self.buf.len() - self.written);
+            self.written = 0;
+        }
+        encode(msg, &mut self.buf)
+    }
+
+    /// Bytes not yet written.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.written..]
+    }
+
+    /// Number of bytes not yet written.
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.written
+    }
+
+    /// Whether everything has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records that the first `n` pending bytes were written.
+    pub fn advance(&mut self, n: usize) {
+        self.written += n;
+        debug_assert!(self.written <= self.buf.len());
+        if self.written == self.buf.len() {
+            self.written = 0;
+            self.buf.clear();
+            if self.buf.capacity() > self.keep {
+                self.buf = Vec::new();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn text<T: Serialize + ?Sized>(v: &T) -> String {
+        let mut out = Vec::new();
+        encode(v, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_like_json_stringify() {
+        // PROTOCOL.md §2.2
+        assert_eq!(text("café"), "\"café\"\n");
+        assert_eq!(text("\u{2028}\u{2029}"), "\"\u{2028}\u{2029}\"\n");
+        assert_eq!(text("\u{1F600}"), "\"\u{1F600}\"\n");
+        assert_eq!(text("a\nb\t\u{1}\u{7f}/"), "\"a\\nb\\t\\u0001\u{7f}/\"\n");
+        assert_eq!(text("\u{8}\u{c}\r\"\\"), "\"\\b\\f\\r\\\"\\\\\"\n");
+    }
+
+    #[test]
+    fn numbers_are_written_as_js_writes_them() {
+        assert_eq!(text(&-0.0), "0\n");
+        assert_eq!(text(&f64::NAN), "null\n");
+        assert_eq!(text(&f64::NEG_INFINITY), "null\n");
+        assert_eq!(text(&42.0), "42\n");
+        assert_eq!(text(&1.5e-7), "1.5e-7\n");
+        assert_eq!(text(&123e20), "1.23e+22\n");
+        assert_eq!(text(&(1u64 << 53)), "9007199254740992\n");
+        assert_eq!(text(&((1u64 << 53) + 1)), "9007199254740992\n");
+        assert_eq!(text(&u64::MAX), "18446744073709552000\n");
+        assert_eq!(text(&i64::MIN), "-9223372036854776000\n");
+        assert_eq!(text(&u128::MAX), "3.402823669209385e+38\n");
+        assert_eq!(text(&0.1f32), "0.10000000149011612\n");
+    }
+
+    #[test]
+    fn objects_keep_insertion_order_without_whitespace() {
+        let v: serde_json::Value = serde_json::from_str(r#"{"b":1, "a": [true,null]}"#).unwrap();
+        assert_eq!(text(&v), "{\"b\":1,\"a\":[true,null]}\n");
+        assert_eq!(text(&json!({})), "{}\n");
+    }
+
+    #[test]
+    fn failed_encode_appends_nothing() {
+        let mut out = b"x".to_vec();
+        let bad: std::collections::HashMap<Vec<u8>, i32> = [(vec![1], 1)].into();
+        assert!(matches!(encode(&bad, &mut out), Err(Error::Encode(_))));
+        assert_eq!(out, b"x");
+    }
+
+    #[test]
+    fn send_buf_takes_writes_off_the_front() {
+        let mut b = SendBuf::new(16);
+        b.push(&1).unwrap();
+        b.push(&"ab").unwrap();
+        assert_eq!(b.pending(), b"1\n\"ab\"\n");
+        b.advance(3);
+        assert_eq!(b.pending(), b"ab\"\n");
+        b.push(&2).unwrap();
+        assert_eq!(b.pending(), b"ab\"\n2\n");
+        b.advance(6);
+        assert!(b.is_empty());
+    }
+}

@@ -1,0 +1,46 @@
+//! Wire formats, pure and synchronous: bytes in, messages out, no I/O.
+//!
+//! The channels are thin loops around these; tests and fuzzers drive them on
+//! byte slices.
+
+pub mod json;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+/// The wire format of a channel (Node's `serialization` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Serialization {
+    /// `JSON.stringify` lines: Node's default.
+    #[default]
+    Json,
+}
+
+impl Serialization {
+    /// The name Node uses in `NODE_CHANNEL_SERIALIZATION_MODE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Serialization::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for Serialization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Serialization {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "json" => Ok(Serialization::Json),
+            other => Err(Error::UnsupportedSerialization(other.to_owned())),
+        }
+    }
+}

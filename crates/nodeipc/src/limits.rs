@@ -1,0 +1,45 @@
+//! Every bound the channel puts on memory, in one place.
+
+/// Limits for one channel. The peer is untrusted input: whatever it sends,
+/// the channel never holds more than these bounds (plus one read chunk of
+/// 64 KiB) in memory.
+///
+/// ```
+/// let mut limits = nodeipc::Limits::default();
+/// limits.max_message_len = 16 << 20; // 16 MiB
+/// assert_eq!(limits.max_send_buffer, 1 << 20);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest message accepted from the peer, in bytes of its encoding
+    /// (for `json`: the line without its `\n`). Default 256 MiB.
+    ///
+    /// A longer message gives [`Error::TooLarge`](crate::Error::TooLarge)
+    /// and is skipped without being buffered whole; the next message is
+    /// delivered. Node's own bound is V8's string length limit
+    /// (2^29 − 24 UTF-16 units, about 512 MiB of ASCII), past which it crashes.
+    pub max_message_len: usize,
+    /// Bytes of encoded messages a sender may hold that the kernel has not
+    /// taken yet. `feed` waits for the peer to read once this is exceeded,
+    /// so a slow receiver bounds the sender's memory. Default 1 MiB. A single
+    /// message larger than this is still accepted (it is written out before
+    /// the next one is queued).
+    pub max_send_buffer: usize,
+}
+
+impl Limits {
+    /// The default `max_message_len`: 256 MiB.
+    pub const DEFAULT_MAX_MESSAGE_LEN: usize = 256 << 20;
+    /// The default `max_send_buffer`: 1 MiB.
+    pub const DEFAULT_MAX_SEND_BUFFER: usize = 1 << 20;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_len: Self::DEFAULT_MAX_MESSAGE_LEN,
+            max_send_buffer: Self::DEFAULT_MAX_SEND_BUFFER,
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The operating-system layer: socketpair, fd flags, placing the channel in
+//! a child, adopting an inherited fd. All of the crate's `unsafe` is here.
+
+use std::io;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use rustix::fs::{FileType, fstat};
+use rustix::io::{FdFlags, fcntl_getfd, fcntl_setfd};
+use rustix::net::{
+    AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, recv, send, socketpair, sockopt,
+};
+
+/// A connected pair of unix stream sockets, both CLOEXEC, as libuv makes
+/// for `'ipc'` (PROTOCOL.md §1.1).
+pub(crate) fn stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?)
+}
+
+/// Sets or clears `O_NONBLOCK`.
+pub(crate) fn set_nonblocking(fd: impl AsFd, on: bool) -> io::Result<()> {
+    Ok(rustix::io::ioctl_fionbio(fd, on)?)
+}
+
+/// Writes as much of `buf` as the socket takes, without `SIGPIPE` (a dead
+/// peer is an `EPIPE` error, not a dead process).
+pub(crate) fn send_nosignal(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    Ok(send(fd, buf, SendFlags::NOSIGNAL)?)
+}
+
+/// Reads into the spare capacity of `buf`, appending to it.
+pub(crate) fn recv_into(fd: impl AsFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let (n, _) = recv(fd, rustix::buffer::spare_capacity(buf), RecvFlags::empty())?;
+    Ok(n)
+}
+
+/// Which fd the next spawned child gets at which number: written by the
+/// parent before each spawn, read in the child between fork and exec.
+#[derive(Debug, Default)]
+pub(crate) struct FdPlacement {
+    src: AtomicI32,
+    target: AtomicI32,
+}
+
+impl FdPlacement {
+    /// The next spawn puts `src` at `target`.
+    pub(crate) fn set(&self, src: RawFd, target: RawFd) {
+        self.src.store(src, Ordering::Relaxed);
+        self.target.store(target, Ordering::Relaxed);
+    }
+}
+
+/// Arranges for children spawned from `cmd` to find the fd named by
+/// `placement` at its target number, without CLOEXEC; every other fd of
+/// ours stays CLOEXEC. One registration serves every spawn of `cmd`.
+pub(crate) fn place_fd_in_child(cmd: &mut std::process::Command, placement: Arc<FdPlacement>) {
+    let hook = move || {
+        let src = placement.src.load(Ordering::Relaxed);
+        let target = placement.target.load(Ordering::Relaxed);
+        if src == target {
+            // dup2 onto itself keeps CLOEXEC: clear it instead.
+            // SAFETY: fcntl on an fd number is async-signal-safe and touches
+            // only the child's own fd table.
+            if unsafe { libc::fcntl(target, libc::F_SETFD, 0) } == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        // SAFETY: dup2 is async-signal-safe; `src` is open (the parent holds
+        // it until spawn returns) and `target` is a plain fd number.
+        } else if unsafe { libc::dup2(src, target) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the hook runs between fork and exec and calls only
+    // async-signal-safe functions (atomic loads, fcntl, dup2); it
+    // allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(hook);
+    }
+}
+
+/// Set once an inherited channel fd has been adopted, so that two calls
+/// can never make two owners of one fd.
+static ADOPTED: AtomicBool = AtomicBool::new(false);
+
+/// Why an inherited fd cannot be the channel.
+pub(crate) enum AdoptError {
+    NotOpen,
+    NotASocket,
+    WrongSocket,
+    AlreadyAdopted,
+    Io(io::Error),
+}
+
+/// Takes ownership of the inherited fd `fd` after checking that it is an
+/// open unix stream socket; makes it CLOEXEC so grandchildren do not
+/// inherit it (as Node does). Succeeds once per process.
+pub(crate) fn adopt_inherited_fd(fd: RawFd) -> Result<OwnedFd, AdoptError> {
+    if fd < 0 {
+        return Err(AdoptError::NotOpen);
+    }
+    // SAFETY: the fd is only borrowed for the checks below, while it is
+    // open (fcntl_getfd fails first if it is not).
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    if fcntl_getfd(borrowed).is_err() {
+        return Err(AdoptError::NotOpen);
+    }
+    let stat = fstat(borrowed).map_err(|e| AdoptError::Io(e.into()))?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::Socket {
+        return Err(AdoptError::NotASocket);
+    }
+    let unix_stream = sockopt::socket_type(borrowed).ok() == Some(SocketType::STREAM)
+        && sockopt::socket_domain(borrowed).ok() == Some(AddressFamily::UNIX);
+    if !unix_stream {
+        return Err(AdoptError::WrongSocket);
+    }
+    if ADOPTED.swap(true, Ordering::SeqCst) {
+        return Err(AdoptError::AlreadyAdopted);
+    }
+    // SAFETY: `fd` is open (checked above) and was inherited from the
+    // parent for exactly this purpose; ADOPTED makes this the only owner
+    // this crate ever creates for it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    fcntl_setfd(&owned, FdFlags::CLOEXEC).map_err(|e| AdoptError::Io(e.into()))?;
+    Ok(owned)
+}
+
+/// Removes `names` from this process's environment.
+///
+/// # Safety
+///
+/// No other thread may read or write the environment at the same time
+/// (see [`std::env::remove_var`]).
+pub(crate) unsafe fn remove_env(names: &[&str]) {
+    for name in names {
+        // SAFETY: forwarded to the caller.
+        unsafe { std::env::remove_var(name) };
+    }
+}
