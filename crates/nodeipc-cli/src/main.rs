@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bridge;
 
 /// Node.js child_process IPC from the command line.
 #[derive(Debug, Parser)]
@@ -16,6 +17,22 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a program with an IPC channel and bridge it to NDJSON on stdio.
+    ///
+    /// Each line of stdin is one JSON message for the child (it gets it with
+    /// process.on('message')); each message the child sends (process.send)
+    /// is printed as one line on stdout. The child's own stdout goes to
+    /// stderr. End of stdin disconnects the child; messages it sends before
+    /// it notices are still printed. The exit code is the child's (128 +
+    /// signal number if it was killed). Bad lines on stdin are reported on
+    /// stderr with their line number and skipped; blank lines are skipped.
+    Run(bridge::RunArgs),
+    /// Be a child that answers every message with the same message.
+    ///
+    /// Start it from Node with fork() (execPath) or spawn(..., {stdio:
+    /// [0, 1, 2, 'ipc']}): a test peer for Node parents. Messages are echoed
+    /// byte for byte; internal NODE_* messages are not echoed.
+    Echo,
     /// Run the benchmark matrix (Rust <-> Rust, Rust <-> Node, Node <-> Node).
     Bench(bench::BenchArgs),
 }
@@ -23,6 +40,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => bridge::run(args),
+        Command::Echo => bridge::echo(),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -169,6 +169,15 @@ impl Sender {
     pub fn queued(&self) -> usize {
         self.out.len()
     }
+
+    /// Writes out everything queued, then ends the channel in this
+    /// direction; see [`crate::Sender::disconnect`].
+    pub fn disconnect(mut self) -> Result<()> {
+        self.flush()?;
+        self.closed = true;
+        sys::shutdown_write(&*self.io)?;
+        Ok(())
+    }
 }
 
 impl Drop for Sender {
@@ -199,6 +208,11 @@ impl Receiver {
                 Some(Message::Internal(_)) => {}
             }
         }
+    }
+
+    /// Bytes received and not yet returned as messages.
+    pub fn buffered(&self) -> usize {
+        self.dec.buffered()
     }
 
     /// The next message, user or internal.

@@ -200,6 +200,18 @@ impl Sender {
         self.out.len()
     }
 
+    /// Writes out everything queued, then ends the channel in this
+    /// direction: the peer reads EOF and sees `'disconnect'`. Messages the
+    /// peer sent before it noticed still reach this side's [`Receiver`],
+    /// which then returns `Ok(None)` (so nothing in flight is lost, unlike
+    /// Node's `disconnect()`, which drops them).
+    pub async fn disconnect(mut self) -> Result<()> {
+        self.flush().await?;
+        self.closed = true;
+        sys::shutdown_write(&*self.io)?;
+        Ok(())
+    }
+
     /// Writes out what the socket takes now, without waiting.
     fn write_ready(&mut self) -> Result<()> {
         if self.closed {
@@ -288,6 +300,12 @@ impl Receiver {
             }
             self.fill().await?;
         }
+    }
+
+    /// Bytes received and not yet returned as messages: when 0, the next
+    /// `recv` has to wait for the peer (a good moment to flush output).
+    pub fn buffered(&self) -> usize {
+        self.dec.buffered()
     }
 
     /// Reads once into the decoder's buffer.

@@ -35,6 +35,12 @@ pub(crate) fn send_nosignal(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
     Ok(send(fd, buf, SendFlags::NOSIGNAL)?)
 }
 
+/// Shuts down our sending direction: the peer reads EOF (Node sees
+/// `'disconnect'`), while what it already sent can still be read here.
+pub(crate) fn shutdown_write(fd: impl AsFd) -> io::Result<()> {
+    Ok(rustix::net::shutdown(fd, rustix::net::Shutdown::Write)?)
+}
+
 /// Reads into the spare capacity of `buf`, appending to it.
 pub(crate) fn recv_into(fd: impl AsFd, buf: &mut Vec<u8>) -> io::Result<usize> {
     let (n, _) = recv(fd, rustix::buffer::spare_capacity(buf), RecvFlags::empty())?;
