@@ -311,7 +311,9 @@ impl Receiver {
     /// Reads once into the decoder's buffer.
     async fn fill(&mut self) -> Result<()> {
         loop {
-            match self.io.try_read_buf(self.dec.read_buf()) {
+            let io = &*self.io;
+            let buf = self.dec.read_buf();
+            match io.try_io(Interest::READABLE, || sys::recv_into(io, buf)) {
                 Ok(0) => break,
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.readable().await?,
