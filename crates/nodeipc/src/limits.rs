@@ -5,8 +5,7 @@
 /// 64 KiB) in memory.
 ///
 /// ```
-/// let mut limits = nodeipc::Limits::default();
-/// limits.max_message_len = 16 << 20; // 16 MiB
+/// let limits = nodeipc::Limits::default().with_max_message_len(16 << 20); // 16 MiB
 /// assert_eq!(limits.max_send_buffer, 1 << 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +32,18 @@ impl Limits {
     pub const DEFAULT_MAX_MESSAGE_LEN: usize = 256 << 20;
     /// The default `max_send_buffer`: 1 MiB.
     pub const DEFAULT_MAX_SEND_BUFFER: usize = 1 << 20;
+
+    /// These limits with `max_message_len` set to `len`.
+    pub fn with_max_message_len(mut self, len: usize) -> Self {
+        self.max_message_len = len;
+        self
+    }
+
+    /// These limits with `max_send_buffer` set to `len`.
+    pub fn with_max_send_buffer(mut self, len: usize) -> Self {
+        self.max_send_buffer = len;
+        self
+    }
 }
 
 impl Default for Limits {
