@@ -4,6 +4,13 @@
 /// the channel never holds more than these bounds (plus one read chunk of
 /// 64 KiB) in memory.
 ///
+/// One bound is fixed rather than set here: `json` messages may nest
+/// arrays and objects 128 levels deep (`serde_json`'s recursion limit, which
+/// keeps a hostile message from overflowing the stack). A deeper message is
+/// an [`Error::Decode`](crate::Error::Decode) and the channel goes on; parse
+/// into [`serde_json::value::RawValue`] to pass such messages through
+/// untouched. Node itself accepts any depth its JS stack allows.
+///
 /// ```
 /// let limits = nodeipc::Limits::default().with_max_message_len(16 << 20); // 16 MiB
 /// assert_eq!(limits.max_send_buffer, 1 << 20);
