@@ -27,7 +27,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layers, bottom up: [`sys`](crate::child) (sockets and fds), [`codec`]
+//! Layers, bottom up: `sys` (private: sockets and fds, all the `unsafe`), [`codec`]
 //! (pure wire formats), [`message`] (user vs internal `NODE_*` messages),
 //! [`Channel`] (tokio) and [`blocking::Channel`] (std), [`Command`] (parent)
 //! and [`Channel::from_env`] (child). The wire protocol is described in
