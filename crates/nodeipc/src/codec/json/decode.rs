@@ -271,7 +271,8 @@ fn replace_lone_surrogates(text: &str) -> Option<String> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut i = 0;
-    while let Some(j) = memchr::memchr(b'\\', &b[i..]) {
+    // `i` may step past the end after a trailing backslash: `get` stops there.
+    while let Some(j) = b.get(i..).and_then(|rest| memchr::memchr(b'\\', rest)) {
         let at = i + j;
         if b.get(at + 1) != Some(&b'u') {
             i = at + 2; // a two-byte escape such as \\ or \"
@@ -421,6 +422,11 @@ mod tests {
     fn surrogate_pairs_and_escaped_backslashes_are_left_alone() {
         assert_eq!(replace_lone_surrogates(r#""\ud83d\ude00""#), None);
         assert_eq!(replace_lone_surrogates(r#""\\ud800""#), None);
+        assert_eq!(replace_lone_surrogates("\\"), None);
+        assert_eq!(
+            replace_lone_surrogates(r#""\ud800\"#).as_deref(),
+            Some(r#""\ufffd\"#)
+        );
         assert_eq!(
             replace_lone_surrogates(r#""\ud83d\u0041""#).as_deref(),
             Some(r#""\ufffd\u0041""#)
