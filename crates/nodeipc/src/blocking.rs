@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use crate::codec::json::{JsonDecoder, READ_CHUNK, SendBuf};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::message::{Message, from_frame};
+use crate::message::{Message, from_frame, user_message};
 use crate::sys;
 
 /// A blocking IPC channel; the same protocol and guarantees as the async
@@ -111,9 +111,11 @@ impl Channel {
 ///
 /// `send` returns once the message is in the kernel; `feed` queues and
 /// writes in batches; `flush` writes the queue. Dropping a `Sender` flushes
-/// what is queued (blocking until the peer has room, ignoring errors), so
-/// with the blocking channel even fed messages survive a normal exit; only
-/// `std::process::exit` without a `flush` loses them.
+/// what is queued (blocking until the peer has room, ignoring errors; not
+/// while a panic unwinds), so with the blocking channel even fed messages
+/// survive a normal exit; only `std::process::exit` without a `flush` loses
+/// them. A peer that never reads makes that drop wait: `flush` explicitly
+/// where that matters.
 #[derive(Debug)]
 pub struct Sender {
     io: Arc<UnixStream>,
@@ -182,7 +184,8 @@ impl Sender {
 
 impl Drop for Sender {
     fn drop(&mut self) {
-        if !self.closed {
+        // Not while unwinding: a stalled peer would turn a panic into a hang.
+        if !self.closed && !std::thread::panicking() {
             // Best effort: nobody is left to hear about a failure.
             let _ = self.flush();
         }
@@ -202,10 +205,14 @@ impl Receiver {
     /// messages are skipped. See [`crate::channel::Receiver::recv`].
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         loop {
-            match self.recv_message()? {
-                None => return Ok(None),
-                Some(Message::User(m)) => return Ok(Some(m)),
-                Some(Message::Internal(_)) => {}
+            while let Some(frame) = self.dec.decode() {
+                if let Some(msg) = user_message(frame?) {
+                    return msg.map(Some);
+                }
+            }
+            if !self.fill()? {
+                self.dec.finish()?;
+                return Ok(None);
             }
         }
     }
@@ -221,17 +228,25 @@ impl Receiver {
             if let Some(frame) = self.dec.decode() {
                 return from_frame(frame?).map(Some);
             }
-            if self.eof {
+            if !self.fill()? {
                 self.dec.finish()?;
                 return Ok(None);
             }
+        }
+    }
+
+    /// Reads once into the decoder's buffer; `false` at end of stream.
+    fn fill(&mut self) -> Result<bool> {
+        while !self.eof {
             match sys::recv_into(&*self.io, self.dec.read_buf()) {
                 Ok(0) => self.eof = true,
-                Ok(_) => {}
+                Ok(_) => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A reset peer is a gone peer: report it like EOF.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => self.eof = true,
                 Err(e) => return Err(e.into()),
             }
         }
+        Ok(false)
     }
 }

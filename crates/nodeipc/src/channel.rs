@@ -12,7 +12,7 @@ use tokio::net::UnixStream;
 use crate::codec::json::{JsonDecoder, READ_CHUNK, SendBuf};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::message::{Message, from_frame};
+use crate::message::{Message, from_frame, user_message};
 use crate::sys;
 
 /// An IPC channel to a Node process (or to another nodeipc peer), speaking
@@ -42,8 +42,9 @@ pub struct Channel {
 
 impl Channel {
     /// Wraps a connected unix stream socket. Must be called inside a tokio
-    /// runtime.
+    /// runtime (an error otherwise).
     pub fn from_fd(fd: OwnedFd, limits: Limits) -> Result<Channel> {
+        in_runtime()?;
         sys::set_nonblocking(&fd, true)?;
         let io = Arc::new(UnixStream::from_std(std::os::unix::net::UnixStream::from(
             fd,
@@ -81,6 +82,8 @@ impl Channel {
 
     /// [`from_env`](Self::from_env) with the given limits.
     pub fn from_env_with_limits(limits: Limits) -> Result<Channel> {
+        // Checked first: failing after the fd was adopted would close it.
+        in_runtime()?;
         Channel::from_fd(crate::child::inherited_channel()?, limits)
     }
 
@@ -120,6 +123,13 @@ impl Channel {
     pub async fn disconnect(mut self) -> Result<()> {
         self.tx.flush().await
     }
+}
+
+/// An error unless called inside a tokio runtime (tokio would panic).
+fn in_runtime() -> Result<()> {
+    tokio::runtime::Handle::try_current()
+        .map(drop)
+        .map_err(|e| Error::Io(io::Error::other(e)))
 }
 
 /// The sending half of a [`Channel`].
@@ -238,21 +248,33 @@ impl Sender {
 
 impl Drop for Sender {
     fn drop(&mut self) {
-        if self.closed || self.out.is_empty() || self.write_ready().is_err() || self.out.is_empty()
-        {
+        if self.closed || self.write_ready().is_err() || self.out.is_empty() {
             return;
         }
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let mut rest = Sender {
-                io: self.io.clone(),
-                out: std::mem::replace(&mut self.out, SendBuf::new(0)),
-                limits: self.limits,
-                closed: false,
-            };
-            rt.spawn(async move {
-                // Best effort: nobody is left to hear about a failure.
-                let _ = rest.flush().await;
-            });
+            let out = std::mem::replace(&mut self.out, SendBuf::new(0));
+            rt.spawn(flush_detached(self.io.clone(), out));
+        }
+    }
+}
+
+/// Finishes the writes of a dropped [`Sender`]. A plain future with no
+/// `Drop` of its own: if the runtime drops it unfinished, nothing respawns.
+async fn flush_detached(io: Arc<UnixStream>, mut out: SendBuf) {
+    while !out.is_empty() {
+        if io.writable().await.is_err() {
+            return;
+        }
+        let pending = out.pending();
+        match io.try_io(Interest::WRITABLE, || sys::send_nosignal(&*io, pending)) {
+            Ok(n) => out.advance(n),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            // Best effort: nobody is left to hear about a failure.
+            Err(_) => return,
         }
     }
 }
@@ -279,11 +301,16 @@ impl Receiver {
     /// `tokio::select!` loses no message.
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         loop {
-            match self.recv_message().await? {
-                None => return Ok(None),
-                Some(Message::User(m)) => return Ok(Some(m)),
-                Some(Message::Internal(_)) => {}
+            while let Some(frame) = self.dec.decode() {
+                if let Some(msg) = user_message(frame?) {
+                    return msg.map(Some);
+                }
             }
+            if self.eof {
+                self.dec.finish()?;
+                return Ok(None);
+            }
+            self.fill().await?;
         }
     }
 

@@ -8,12 +8,22 @@
 //!
 //! - fail with [`Error::NoChannel`] when `NODE_CHANNEL_FD` is unset;
 //! - fail with [`Error::InvalidChannelFd`], naming the fd, when it is not a
-//!   number, not open, not a socket, not a unix stream socket, or already
-//!   adopted (a process has one channel, adopted once);
+//!   number, not open, close-on-exec (then it was not inherited: something
+//!   in this process made it), not a socket, not a unix stream socket, or
+//!   already adopted (a process has one channel, adopted once);
 //! - fail with [`Error::UnsupportedSerialization`] for a mode other than
 //!   `json` (an unset mode means `json`, as in Node);
 //! - set CLOEXEC on the fd, so programs this process spawns do not inherit
 //!   it (Node does the same).
+//!
+//! # Ownership of the fd
+//!
+//! `from_env` takes ownership of the fd the environment names. It checks
+//! that the fd came through `exec` (close-on-exec clear: Rust's std,
+//! tokio, mio and rustix mark every fd they create close-on-exec), so it
+//! will not take a socket this process made. What it cannot check is that
+//! no *other* code took the same inherited fd: call it once, early, and do
+//! not wrap the channel fd yourself.
 //!
 //! # The environment variables
 //!
@@ -56,6 +66,10 @@ pub(crate) fn inherited_channel() -> Result<OwnedFd> {
     sys::adopt_inherited_fd(fd).map_err(|e| {
         invalid(match e {
             AdoptError::NotOpen => format!("fd {fd} is not open in this process"),
+            AdoptError::CloseOnExec => format!(
+                "fd {fd} is close-on-exec, so it was not inherited: it belongs to this process \
+                 (a stale NODE_CHANNEL_FD from an ancestor?)"
+            ),
             AdoptError::NotASocket => format!("fd {fd} is not a socket"),
             AdoptError::WrongSocket => format!("fd {fd} is not a unix stream socket"),
             AdoptError::AlreadyAdopted => {

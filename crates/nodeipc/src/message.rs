@@ -49,3 +49,11 @@ pub(crate) fn from_frame<T: serde::de::DeserializeOwned>(
         Ok(Message::User(frame.parse()?))
     }
 }
+
+/// The user message in `frame`, or `None` for an internal one (which is
+/// then not parsed at all).
+pub(crate) fn user_message<T: serde::de::DeserializeOwned>(
+    frame: crate::codec::json::Frame<'_>,
+) -> Option<crate::Result<T>> {
+    (!frame.is_internal()).then(|| frame.parse())
+}

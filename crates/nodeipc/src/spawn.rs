@@ -132,16 +132,23 @@ impl Command {
     }
 
     /// The underlying tokio command, for everything else (`kill_on_drop`,
-    /// `process_group`, …). Its std command is at `as_std_mut()`.
+    /// `process_group`, …). Its std command is at `as_std_mut()`. Spawn
+    /// through [`spawn`](Self::spawn) or [`spawn_blocking`](Self::spawn_blocking)
+    /// only: after the first of those, spawning the inner command directly
+    /// fails with `EBADF` (there is no channel end to place).
     pub fn as_tokio_mut(&mut self) -> &mut tokio::process::Command {
         &mut self.inner
     }
 
-    /// Spawns the child. Must be called inside a tokio runtime.
+    /// Spawns the child. Must be called inside a tokio runtime (an error
+    /// otherwise).
     pub fn spawn(&mut self) -> Result<(tokio::process::Child, Channel)> {
+        if let Err(e) = tokio::runtime::Handle::try_current() {
+            return Err(io::Error::other(e).into());
+        }
         let (ours, theirs) = self.prepare()?;
         let child = self.inner.spawn();
-        drop(theirs);
+        self.finish_spawn(theirs);
         Ok((child?, Channel::from_fd(ours, self.limits)?))
     }
 
@@ -149,7 +156,7 @@ impl Command {
     pub fn spawn_blocking(&mut self) -> Result<(std::process::Child, blocking::Channel)> {
         let (ours, theirs) = self.prepare()?;
         let child = self.inner.as_std_mut().spawn();
-        drop(theirs);
+        self.finish_spawn(theirs);
         Ok((child?, blocking::Channel::from_fd(ours, self.limits)?))
     }
 
@@ -166,6 +173,8 @@ impl Command {
             .into());
         }
         let (ours, theirs) = sys::stream_pair()?;
+        // Numbered at or above the target: see `dup_at_or_above`.
+        let theirs = sys::dup_at_or_above(&theirs, self.channel_fd)?;
         let placement = self.child_end.get_or_insert_with(|| {
             let placement = Arc::new(sys::FdPlacement::default());
             sys::place_fd_in_child(self.inner.as_std_mut(), placement.clone());
@@ -176,5 +185,13 @@ impl Command {
             .env(CHANNEL_FD_VAR, self.channel_fd.to_string())
             .env(SERIALIZATION_MODE_VAR, self.serialization.as_str());
         Ok((ours, theirs))
+    }
+
+    /// Closes our copy of the child's end and disarms the pre-exec hook.
+    fn finish_spawn(&mut self, theirs: OwnedFd) {
+        if let Some(placement) = &self.child_end {
+            placement.clear();
+        }
+        drop(theirs);
     }
 }

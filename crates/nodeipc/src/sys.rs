@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use rustix::fs::{FileType, fstat};
-use rustix::io::{FdFlags, fcntl_getfd, fcntl_setfd};
+use rustix::io::{FdFlags, fcntl_setfd};
 use rustix::net::{
     AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, recv, send, socketpair, sockopt,
 };
@@ -61,6 +61,20 @@ impl FdPlacement {
         self.src.store(src, Ordering::Relaxed);
         self.target.store(target, Ordering::Relaxed);
     }
+
+    /// No spawn is under way: a spawn now (through the underlying command,
+    /// bypassing ours) fails instead of placing a stale fd number.
+    pub(crate) fn clear(&self) {
+        self.src.store(-1, Ordering::Relaxed);
+    }
+}
+
+/// A CLOEXEC duplicate of `fd` numbered `min` or above. If the number is
+/// exactly `min`, nothing else can hold that number when the child is set
+/// up (std's exec-error pipe included); if it is above, `min` is taken by
+/// some fd of ours, which the child's `dup2` then replaces in the child only.
+pub(crate) fn dup_at_or_above(fd: impl AsFd, min: RawFd) -> io::Result<OwnedFd> {
+    Ok(rustix::io::fcntl_dupfd_cloexec(fd, min)?)
 }
 
 /// Arranges for children spawned from `cmd` to find the fd named by
@@ -70,6 +84,9 @@ pub(crate) fn place_fd_in_child(cmd: &mut std::process::Command, placement: Arc<
     let hook = move || {
         let src = placement.src.load(Ordering::Relaxed);
         let target = placement.target.load(Ordering::Relaxed);
+        if src < 0 {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
         if src == target {
             // dup2 onto itself keeps CLOEXEC: clear it instead.
             // SAFETY: fcntl on an fd number is async-signal-safe and touches
@@ -86,7 +103,8 @@ pub(crate) fn place_fd_in_child(cmd: &mut std::process::Command, placement: Arc<
     };
     // SAFETY: the hook runs between fork and exec and calls only
     // async-signal-safe functions (atomic loads, fcntl, dup2); it
-    // allocates nothing and takes no lock.
+    // allocates nothing and takes no lock (io::Error from an OS error
+    // code does not allocate).
     unsafe {
         cmd.pre_exec(hook);
     }
@@ -99,6 +117,7 @@ static ADOPTED: AtomicBool = AtomicBool::new(false);
 /// Why an inherited fd cannot be the channel.
 pub(crate) enum AdoptError {
     NotOpen,
+    CloseOnExec,
     NotASocket,
     WrongSocket,
     AlreadyAdopted,
@@ -106,18 +125,35 @@ pub(crate) enum AdoptError {
 }
 
 /// Takes ownership of the inherited fd `fd` after checking that it is an
-/// open unix stream socket; makes it CLOEXEC so grandchildren do not
-/// inherit it (as Node does). Succeeds once per process.
+/// open unix stream socket that came through `exec`; makes it CLOEXEC so
+/// grandchildren do not inherit it (as Node does). Succeeds once per
+/// process.
+///
+/// Ownership is the delicate part: nothing may own the fd already. An fd
+/// that survived `exec` had CLOEXEC clear; Rust's std, tokio, mio and
+/// rustix set CLOEXEC on every fd they create. So an fd with CLOEXEC set
+/// was made (or adopted) in this process and is refused — which is what
+/// protects a grandchild that inherited `NODE_CHANNEL_FD` without the fd,
+/// where the number may be one of its own sockets.
 pub(crate) fn adopt_inherited_fd(fd: RawFd) -> Result<OwnedFd, AdoptError> {
+    if ADOPTED.load(Ordering::SeqCst) {
+        return Err(AdoptError::AlreadyAdopted);
+    }
     if fd < 0 {
         return Err(AdoptError::NotOpen);
     }
-    // SAFETY: the fd is only borrowed for the checks below, while it is
-    // open (fcntl_getfd fails first if it is not).
-    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    if fcntl_getfd(borrowed).is_err() {
+    // SAFETY: F_GETFD on any number only reads this process's fd table; an
+    // fd that is not open gives EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags == -1 {
         return Err(AdoptError::NotOpen);
     }
+    if flags & libc::FD_CLOEXEC != 0 {
+        return Err(AdoptError::CloseOnExec);
+    }
+    // SAFETY: `fd` is open (just checked) and stays open while borrowed:
+    // nothing in this function closes it.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     let stat = fstat(borrowed).map_err(|e| AdoptError::Io(e.into()))?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::Socket {
         return Err(AdoptError::NotASocket);
@@ -130,9 +166,11 @@ pub(crate) fn adopt_inherited_fd(fd: RawFd) -> Result<OwnedFd, AdoptError> {
     if ADOPTED.swap(true, Ordering::SeqCst) {
         return Err(AdoptError::AlreadyAdopted);
     }
-    // SAFETY: `fd` is open (checked above) and was inherited from the
-    // parent for exactly this purpose; ADOPTED makes this the only owner
-    // this crate ever creates for it.
+    // SAFETY: `fd` is open, came through exec (CLOEXEC clear, so no
+    // CLOEXEC-setting code in this process made it) and is named by the
+    // parent as the channel; ADOPTED makes this the only owner this crate
+    // ever creates. The residual assumption, documented on `from_env`, is
+    // that no other code in the process took the same inherited fd.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     fcntl_setfd(&owned, FdFlags::CLOEXEC).map_err(|e| AdoptError::Io(e.into()))?;
     Ok(owned)

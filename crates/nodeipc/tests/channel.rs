@@ -214,3 +214,55 @@ fn blocking_channel_round_trip_and_drop_flushes() {
     t.join().unwrap();
     assert_eq!(b.recv::<i32>().unwrap(), None);
 }
+
+#[test]
+fn dropping_a_sender_then_the_runtime_neither_hangs_nor_crashes() {
+    // The background flush of a dropped Sender must not respawn itself
+    // when the runtime drops it unfinished (it once recursed until the
+    // stack overflowed).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    rt.block_on(async {
+        let mut a = Channel::from_fd(a.into(), Limits::default()).unwrap();
+        for _ in 0..20 {
+            a.feed(&"z".repeat(50_000)).await.unwrap();
+        }
+        assert!(a.split().0.queued() > 0);
+    });
+    drop(rt);
+}
+
+#[test]
+fn async_constructors_outside_a_runtime_are_errors_not_panics() {
+    assert!(matches!(Channel::pair(), Err(Error::Io(_))));
+    assert!(matches!(
+        nodeipc::Command::new("true").spawn(),
+        Err(Error::Io(_))
+    ));
+}
+
+#[test]
+fn a_failed_exec_is_an_error_whatever_the_channel_fd() {
+    // The channel fd must never take the number of std's exec-error pipe.
+    for fd in 3..12 {
+        let r = nodeipc::Command::new("/nonexistent/program")
+            .channel_fd(fd)
+            .spawn_blocking();
+        match r {
+            Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "fd {fd}"),
+            other => panic!("fd {fd}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn spawning_the_inner_command_directly_fails_instead_of_leaking_an_fd() {
+    let mut cmd = nodeipc::Command::new("true");
+    let (mut child, _channel) = cmd.spawn_blocking().unwrap();
+    assert!(child.wait().unwrap().success());
+    let err = cmd.as_tokio_mut().as_std_mut().status().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(9), "EBADF: {err}");
+}

@@ -1,6 +1,9 @@
 //! Incremental decoder for `json` mode: one `JSON.stringify` text per line.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -79,24 +82,39 @@ impl JsonDecoder {
     /// [`rustix::buffer::spare_capacity`] do). There is room for at least
     /// [`READ_CHUNK`] bytes; already decoded bytes have been dropped.
     pub fn read_buf(&mut self) -> &mut Vec<u8> {
-        if self.start == self.buf.len() {
+        let pending = self.buf.len() - self.start;
+        let settled = self.small_streak >= SHRINK_AFTER;
+        if pending == 0 {
             // Nothing pending: start over at the front for free.
             self.base += self.buf.len() as u64;
             self.buf.clear();
             self.start = 0;
             self.scanned = 0;
-            if self.small_streak >= SHRINK_AFTER && self.buf.capacity() > 4 * READ_CHUNK {
-                self.buf = Vec::new();
-            }
-        } else if self.start > 0 && self.buf.capacity() - self.buf.len() < READ_CHUNK {
-            // Move the partial message to the front rather than grow.
+        } else if self.start > 0
+            && (self.start >= pending || self.buf.capacity() - self.buf.len() < READ_CHUNK)
+        {
+            // Move the partial message to the front. Done once the consumed
+            // prefix is at least as large as what moves, so each byte is
+            // moved O(1) times on average.
             self.buf.copy_within(self.start.., 0);
-            self.buf.truncate(self.buf.len() - self.start);
+            self.buf.truncate(pending);
             self.base += self.start as u64;
             self.scanned -= self.start;
             self.start = 0;
         }
-        self.buf.reserve(READ_CHUNK);
+        if settled && pending <= READ_CHUNK && self.buf.capacity() > 4 * READ_CHUNK {
+            // Only small messages lately: give back what a large one took.
+            self.buf.shrink_to(2 * READ_CHUNK);
+        }
+        let want = self.buf.len() + READ_CHUNK;
+        if self.buf.capacity() < want {
+            // Grow geometrically, but never much past what the limit allows
+            // to be buffered (a line at the limit plus one read).
+            let cap = (2 * self.buf.capacity())
+                .min(self.limits.max_message_len.saturating_add(2 * READ_CHUNK))
+                .max(want);
+            self.buf.reserve_exact(cap - self.buf.len());
+        }
         &mut self.buf
     }
 
@@ -163,6 +181,8 @@ impl JsonDecoder {
 
     /// Call at end of stream: an error if part of a message is left.
     /// Node drops such a fragment silently; we report it once, then forget it.
+    /// `buffered` is 0 when the cut message was an over-long one, already
+    /// reported as [`Error::TooLarge`].
     pub fn finish(&mut self) -> Result<()> {
         let buffered = self.buffered();
         self.start = self.buf.len();
@@ -231,11 +251,12 @@ impl<'a> Frame<'a> {
         if first != Some(&b'{') {
             return false;
         }
-        // Fast path: a `NODE_` command must spell out `NODE_` or use an
-        // escape somewhere; most messages have neither.
-        if memchr::memmem::find(self.bytes, b"NODE_").is_none()
-            && memchr::memchr(b'\\', self.bytes).is_none()
-        {
+        // Fast path: an internal message spells out `NODE_`, or hides it
+        // (or the `cmd` key) behind a `\u` escape; most messages have
+        // neither.
+        static NODE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"NODE_"));
+        static ESCAPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\u"));
+        if NODE.find(self.bytes).is_none() && ESCAPE.find(self.bytes).is_none() {
             return false;
         }
         self.parse::<CmdProbe>().is_ok_and(|p| p.0)

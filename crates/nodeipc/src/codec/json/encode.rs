@@ -142,8 +142,12 @@ impl SendBuf {
 
     /// Records that the first `n` pending bytes were written.
     pub fn advance(&mut self, n: usize) {
+        assert!(
+            n <= self.len(),
+            "advance({n}) past the {} pending bytes",
+            self.len()
+        );
         self.written += n;
-        debug_assert!(self.written <= self.buf.len());
         if self.written == self.buf.len() {
             self.written = 0;
             self.buf.clear();
