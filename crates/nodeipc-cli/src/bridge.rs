@@ -5,6 +5,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitCode, ExitStatus, Stdio};
+use std::time::Duration;
 
 use nodeipc::{Error, Serialization};
 use serde_json::value::RawValue;
@@ -26,6 +27,12 @@ pub struct RunArgs {
     /// The fd number the child finds the channel at (NODE_CHANNEL_FD).
     #[arg(long, default_value_t = nodeipc::Command::DEFAULT_CHANNEL_FD)]
     channel_fd: i32,
+    /// At end of stdin, keep the channel open until the child disconnects
+    /// or exits, instead of disconnecting it (for children that answer
+    /// later, from timers or I/O callbacks: Node throws
+    /// ERR_IPC_CHANNEL_CLOSED at a send after the disconnect).
+    #[arg(long)]
+    keep_open: bool,
     /// The program to run and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -36,8 +43,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode, BoxError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(bridge(args))
+    let result = rt.block_on(bridge(args));
+    // tokio reads stdin on a blocking thread that cannot be cancelled: do
+    // not wait for it (stdin may never end).
+    rt.shutdown_background();
+    result
 }
+
+/// How long to keep reading after the child exited: what it sent is
+/// already in the socket, but a grandchild may hold the channel open.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(100);
 
 async fn bridge(args: RunArgs) -> Result<ExitCode, BoxError> {
     let (program, rest) = args.command.split_first().ok_or("no program given")?;
@@ -52,42 +67,59 @@ async fn bridge(args: RunArgs) -> Result<ExitCode, BoxError> {
         .map_err(|e| format!("cannot run {program}: {e}"))?;
     let (tx, mut rx) = channel.split();
 
-    // stdin → child. Runs until stdin ends, then disconnects the child.
+    // stdin → child, until stdin ends; then disconnect (or, with
+    // --keep-open, hand back the sender to keep the channel open).
+    let keep_open = args.keep_open;
     let input = tokio::spawn(async move {
-        if let Err(e) = forward_stdin(tx).await {
+        forward_stdin(tx, keep_open).await.unwrap_or_else(|e| {
             eprintln!("nodeipc: sending to the child: {e}");
-        }
+            None
+        })
     });
 
-    // child → stdout, until the child disconnects.
+    // child → stdout, until the child disconnects, or shortly after it
+    // exits.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut status = None;
     loop {
-        match rx.recv::<Raw>().await {
-            Ok(Some(msg)) => {
-                out.write_all(msg.get().as_bytes())?;
-                out.write_all(b"\n")?;
-                if rx.buffered() == 0 {
-                    out.flush()?;
+        tokio::select! {
+            msg = rx.recv::<Raw>() => match msg {
+                Ok(Some(msg)) => {
+                    out.write_all(msg.get().as_bytes())?;
+                    out.write_all(b"\n")?;
+                    if rx.buffered() == 0 {
+                        out.flush()?;
+                    }
                 }
-            }
-            Ok(None) => break,
-            Err(e) if e.is_recoverable() => eprintln!("nodeipc: from the child: {e}"),
-            Err(e) => {
-                eprintln!("nodeipc: from the child: {e}");
-                break;
-            }
+                Ok(None) => break,
+                Err(e) if e.is_recoverable() => eprintln!("nodeipc: from the child: {e}"),
+                Err(e) => {
+                    eprintln!("nodeipc: from the child: {e}");
+                    break;
+                }
+            },
+            exited = child.wait(), if status.is_none() => status = Some(exited?),
+            () = tokio::time::sleep(DRAIN_AFTER_EXIT), if status.is_some() => break,
         }
     }
     out.flush()?;
     drop(out);
     input.abort();
     drop(rx);
-    Ok(exit_code(child.wait().await?))
+    let status = match status {
+        Some(status) => status,
+        None => child.wait().await?,
+    };
+    Ok(exit_code(status))
 }
 
 /// Sends each stdin line as one message; a line that is not JSON is
-/// reported and skipped.
-async fn forward_stdin(mut tx: nodeipc::Sender) -> nodeipc::Result<()> {
+/// reported and skipped. At the end, disconnects, or returns the sender
+/// with `keep_open`.
+async fn forward_stdin(
+    mut tx: nodeipc::Sender,
+    keep_open: bool,
+) -> nodeipc::Result<Option<nodeipc::Sender>> {
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();
     let mut number = 0u64;
@@ -108,7 +140,12 @@ async fn forward_stdin(mut tx: nodeipc::Sender) -> nodeipc::Result<()> {
             tx.flush().await?;
         }
     }
-    tx.disconnect().await
+    if keep_open {
+        tx.flush().await?;
+        return Ok(Some(tx));
+    }
+    tx.disconnect().await?;
+    Ok(None)
 }
 
 /// The child's exit code, or 128 + the signal that killed it, as shells do.

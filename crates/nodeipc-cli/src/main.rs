@@ -22,10 +22,12 @@ enum Command {
     /// Each line of stdin is one JSON message for the child (it gets it with
     /// process.on('message')); each message the child sends (process.send)
     /// is printed as one line on stdout. The child's own stdout goes to
-    /// stderr. End of stdin disconnects the child; messages it sends before
-    /// it notices are still printed. The exit code is the child's (128 +
-    /// signal number if it was killed). Bad lines on stdin are reported on
-    /// stderr with their line number and skipped; blank lines are skipped.
+    /// stderr. End of stdin disconnects the child (unless --keep-open);
+    /// messages it sends before it notices are still printed. The bridge
+    /// ends when the child disconnects, or 100 ms after it exits. The exit
+    /// code is the child's (128 + signal number if it was killed). Bad lines
+    /// on stdin are reported on stderr with their line number and skipped;
+    /// blank lines are skipped.
     Run(bridge::RunArgs),
     /// Be a child that answers every message with the same message.
     ///
