@@ -18,13 +18,13 @@
 
 mod common;
 
-use std::fmt::Write as _;
 use std::os::fd::OwnedFd;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::pattern;
 use nodeipc::codec::json::encode;
 use nodeipc::{Error, Message};
 use serde::Serialize;
@@ -485,18 +485,6 @@ fn size_from_env() -> usize {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000_000)
-}
-
-/// Same content as `pattern` in tests/node/values.js.
-fn pattern(n: usize) -> String {
-    let mut s = String::with_capacity(n + 9);
-    let mut k = 0u64;
-    while s.len() < n {
-        write!(s, "{k:08x},").unwrap();
-        k += 1;
-    }
-    s.truncate(n);
-    s
 }
 
 fn encoded<T: Serialize + ?Sized>(v: &T) -> String {

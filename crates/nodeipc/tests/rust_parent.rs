@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::pattern;
 use nodeipc::codec::json::encode;
 use nodeipc::{DecodeError, Error, Message};
 use serde::{Deserialize, Serialize};
@@ -26,18 +27,6 @@ fn node_child(node: &Path, mode: &str, args: &[&str]) -> nodeipc::Command {
     cmd.arg(common::script("child.js")).arg(mode).args(args);
     cmd.as_tokio_mut().kill_on_drop(true);
     cmd
-}
-
-/// Same content as `pattern` in tests/node/values.js.
-fn pattern(n: usize) -> String {
-    let mut s = String::with_capacity(n + 9);
-    let mut k = 0u64;
-    while s.len() < n {
-        write!(s, "{k:08x},").unwrap();
-        k += 1;
-    }
-    s.truncate(n);
-    s
 }
 
 fn encoded<T: Serialize + ?Sized>(v: &T) -> String {

@@ -198,3 +198,17 @@ fn reader(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> 
         String::from_utf8_lossy(&buf).into_owned()
     })
 }
+
+/// A string of `n` bytes, the same as `pattern` in tests/node/values.js,
+/// so both sides can check a large message without sending it twice.
+pub fn pattern(n: usize) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(n + 9);
+    let mut k = 0u64;
+    while s.len() < n {
+        write!(s, "{k:08x},").unwrap();
+        k += 1;
+    }
+    s.truncate(n);
+    s
+}
