@@ -215,3 +215,27 @@ fn run_ends_when_the_child_exits_even_if_a_grandchild_holds_the_channel() {
         "waited for the grandchild"
     );
 }
+
+#[test]
+fn bench_quick_rust_pair_runs_and_reports_every_cell() {
+    // A smoke run of the harness (no timing is asserted: numbers belong to
+    // `nodeipc bench`, not to tests).
+    let out = run_with_input(
+        Command::new(NODEIPC).args([
+            "bench",
+            "--quick",
+            "--pair",
+            "rust-rust",
+            "--size",
+            "tiny",
+            "--json",
+        ]),
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let text = report.to_string();
+    for mode in ["throughput", "roundtrip"] {
+        assert!(text.contains(mode), "{mode} missing from {text}");
+    }
+}

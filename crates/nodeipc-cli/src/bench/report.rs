@@ -1,0 +1,366 @@
+//! The markdown tables, the targets, and the `--json` document.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::measure::{Measured, Outcome};
+use super::workload::{Cell, Direction, Mode, Pair, Size, mode_str};
+
+/// Every pair's outcome for one cell.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub cell: Cell,
+    pub outcomes: Vec<(Pair, Outcome)>,
+}
+
+impl Row {
+    pub fn get(&self, pair: Pair) -> Option<&Measured> {
+        self.outcomes
+            .iter()
+            .find(|(p, _)| *p == pair)
+            .and_then(|(_, o)| o.measured())
+    }
+
+    fn outcome(&self, pair: Pair) -> Option<&Outcome> {
+        self.outcomes
+            .iter()
+            .find(|(p, _)| *p == pair)
+            .map(|(_, o)| o)
+    }
+
+    fn workload(&self) -> String {
+        let c = &self.cell;
+        match (c.mode, c.direction) {
+            (Mode::Seed, _) => "seed c2p (bare string)".into(),
+            (Mode::Roundtrip, _) if c.pinned => "roundtrip, pinned to 1 CPU".into(),
+            (Mode::Roundtrip, _) => "roundtrip".into(),
+            (Mode::Throughput, d) => {
+                format!("throughput {}", d.unwrap_or(Direction::C2p).as_str())
+            }
+        }
+    }
+}
+
+/// The machine the run was on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub nproc: usize,
+    pub kernel: String,
+    pub node: String,
+    pub date: String,
+}
+
+/// Relative spread of one cell between runs on this VM
+/// (`shared/bench/README.md`: most cells agree within 5–10 %).
+const NOISE: f64 = 0.05;
+
+/// One target of the project and whether this run meets it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub target: String,
+    pub cell: String,
+    /// Measured ratio (×, higher is better for Rust).
+    pub ratio: f64,
+    pub required: f64,
+    pub met: bool,
+}
+
+/// Checks the targets on the cells that were run:
+/// - Rust ↔ Rust ≥ 3× Node ↔ Node msgs/s on tiny messages;
+/// - Rust ↔ Rust ≥ 2× Node ↔ Node MB/s on 1 MiB messages (and the seed);
+/// - Rust parent ↔ Node child never slower than Node ↔ Node (msgs/s, and
+///   round-trip p50).
+pub fn targets(rows: &[Row]) -> Vec<Target> {
+    let mut out = Vec::new();
+    for row in rows {
+        let c = &row.cell;
+        let nn = row.get(Pair::NodeNode);
+        let ratio = |pair: Pair| -> Option<f64> {
+            let (x, n) = (row.get(pair)?, nn?);
+            match (x, n) {
+                (Measured::Throughput { .. }, _) => Some(x.msgs_per_sec()? / n.msgs_per_sec()?),
+                (Measured::Latency { .. }, _) => Some(n.p50_us()? / x.p50_us()?),
+            }
+        };
+        let mut push = |target: &str, pair: Pair, required: f64| {
+            if let Some(ratio) = ratio(pair) {
+                out.push(Target {
+                    target: target.into(),
+                    cell: format!("{} {}", row.workload(), c.size.as_str()),
+                    ratio,
+                    required,
+                    met: ratio >= required,
+                });
+            }
+        };
+        let throughput = c.mode != Mode::Roundtrip;
+        if throughput && c.size == Size::Tiny {
+            push(
+                "Rust↔Rust ≥ 3× Node↔Node msgs/s (tiny)",
+                Pair::RustRust,
+                3.0,
+            );
+        }
+        if throughput && c.size == Size::M1 {
+            push("Rust↔Rust ≥ 2× Node↔Node MB/s (1 MiB)", Pair::RustRust, 2.0);
+        }
+        if throughput {
+            push("Rust→Node ≥ Node↔Node msgs/s", Pair::RustNode, 1.0);
+        } else {
+            push("Rust→Node ≥ Node↔Node (p50 latency)", Pair::RustNode, 1.0);
+        }
+    }
+    out
+}
+
+fn int(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (k, ch) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn cell_text(o: Option<&Outcome>, f: impl Fn(&Measured) -> String) -> String {
+    match o {
+        None => String::new(),
+        Some(Outcome::Ok(m)) => f(m),
+        Some(Outcome::Skipped(_)) => "skipped".into(),
+        Some(Outcome::Failed(_)) => "**failed**".into(),
+    }
+}
+
+fn ratio_text(x: Option<&Measured>, n: Option<&Measured>) -> String {
+    let r = match (x, n) {
+        (Some(x @ Measured::Throughput { .. }), Some(n)) => {
+            x.msgs_per_sec().zip(n.msgs_per_sec()).map(|(a, b)| a / b)
+        }
+        (Some(x @ Measured::Latency { .. }), Some(n)) => {
+            x.p50_us().zip(n.p50_us()).map(|(a, b)| b / a)
+        }
+        _ => None,
+    };
+    r.map(|r| format!("{r:.2}×")).unwrap_or_default()
+}
+
+const PAIR_TITLES: [(Pair, &str); 3] = [
+    (Pair::RustRust, "Rust↔Rust"),
+    (Pair::RustNode, "Rust→Node"),
+    (Pair::NodeNode, "Node↔Node"),
+];
+
+/// The tables and the target list as markdown.
+pub fn markdown(machine: &Machine, rows: &[Row], pairs: &[Pair], quick: bool) -> String {
+    let mut s = String::new();
+    let titles: Vec<_> = PAIR_TITLES
+        .iter()
+        .filter(|(p, _)| pairs.contains(p))
+        .collect();
+    let ratios: Vec<_> = titles
+        .iter()
+        .filter(|(p, _)| *p != Pair::NodeNode && pairs.contains(&Pair::NodeNode))
+        .collect();
+    let _ = writeln!(
+        s,
+        "nodeipc bench{}: {} × {}, nproc {}, Linux {}, node {}, {}\n",
+        if quick {
+            " --quick (smoke counts, not a measurement)"
+        } else {
+            ""
+        },
+        machine.nproc,
+        machine.cpu,
+        machine.nproc,
+        machine.kernel,
+        machine.node,
+        machine.date
+    );
+    let _ = writeln!(
+        s,
+        "Rust→Node = Rust parent (nodeipc::Command) ↔ Node child (node-peer.js). \
+         Ratios are against Node↔Node from this run: msgs/s (= MB/s) ratio for \
+         throughput, Node p50 ÷ p50 for round trips; above 1× Rust is faster.\n"
+    );
+
+    let (lat, thr): (Vec<&Row>, Vec<&Row>) =
+        rows.iter().partition(|r| r.cell.mode == Mode::Roundtrip);
+    if !thr.is_empty() {
+        let mut head = "| serialization | workload | size | count |".to_owned();
+        let mut rule = "|---|---|---|---:|".to_owned();
+        for (_, t) in &titles {
+            let _ = write!(head, " {t} msgs/s | {t} MB/s |");
+            rule.push_str("---:|---:|");
+        }
+        for (_, t) in &ratios {
+            let _ = write!(head, " {t} ÷ Node↔Node |");
+            rule.push_str("---:|");
+        }
+        let _ = writeln!(s, "{head}\n{rule}");
+        for r in thr {
+            let c = &r.cell;
+            let _ = write!(
+                s,
+                "| {} | {} | {} | {} |",
+                c.serialization.as_str(),
+                r.workload(),
+                c.size.as_str(),
+                c.count
+            );
+            for (p, _) in &titles {
+                let o = r.outcome(*p);
+                let msgs = cell_text(o, |m| m.msgs_per_sec().map(int).unwrap_or_default());
+                let mb = if c.payload() == 0 {
+                    String::new()
+                } else {
+                    cell_text(o, |m| match m {
+                        Measured::Throughput { mb_per_sec, .. } => format!("{mb_per_sec:.1}"),
+                        _ => String::new(),
+                    })
+                };
+                let _ = write!(s, " {msgs} | {mb} |");
+            }
+            for (p, _) in &ratios {
+                let _ = write!(s, " {} |", ratio_text(r.get(*p), r.get(Pair::NodeNode)));
+            }
+            s.push('\n');
+        }
+        s.push('\n');
+    }
+    if !lat.is_empty() {
+        let mut head = "| serialization | workload | size | count |".to_owned();
+        let mut rule = "|---|---|---|---:|".to_owned();
+        for (_, t) in &titles {
+            let _ = write!(head, " {t} mean / p50 / p99 µs |");
+            rule.push_str("---:|");
+        }
+        for (_, t) in &ratios {
+            let _ = write!(head, " {t} ÷ Node↔Node (p50) |");
+            rule.push_str("---:|");
+        }
+        let _ = writeln!(s, "{head}\n{rule}");
+        for r in lat {
+            let c = &r.cell;
+            let _ = write!(
+                s,
+                "| {} | {} | {} | {} |",
+                c.serialization.as_str(),
+                r.workload(),
+                c.size.as_str(),
+                c.count
+            );
+            for (p, _) in &titles {
+                let text = cell_text(r.outcome(*p), |m| match *m {
+                    Measured::Latency {
+                        mean_us,
+                        p50_us,
+                        p99_us,
+                        ..
+                    } => format!("{mean_us:.1} / {p50_us:.1} / {p99_us:.1}"),
+                    _ => String::new(),
+                });
+                let _ = write!(s, " {text} |");
+            }
+            for (p, _) in &ratios {
+                let _ = write!(s, " {} |", ratio_text(r.get(*p), r.get(Pair::NodeNode)));
+            }
+            s.push('\n');
+        }
+        s.push('\n');
+    }
+
+    let failures: Vec<String> = rows
+        .iter()
+        .flat_map(|r| {
+            r.outcomes.iter().filter_map(move |(p, o)| match o {
+                Outcome::Failed(e) => Some(format!("- {} {}: {e}", p.as_str(), r.cell)),
+                _ => None,
+            })
+        })
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(s, "Failed cells:\n\n{}\n", failures.join("\n"));
+    }
+
+    let targets = targets(rows);
+    if !targets.is_empty() {
+        let _ = writeln!(s, "| target | cell | measured | required | met |");
+        let _ = writeln!(s, "|---|---|---:|---:|---|");
+        for t in &targets {
+            let met = if t.met {
+                "yes"
+            } else if t.ratio >= t.required * (1.0 - NOISE) {
+                "**no** (within run-to-run noise)"
+            } else {
+                "**no**"
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.2}× | {:.0}× | {met} |",
+                t.target, t.cell, t.ratio, t.required
+            );
+        }
+    }
+    s
+}
+
+/// The `--json` document: `{machine, quick, results, targets}`, each result
+/// in `node-baseline.js --json`'s shape plus `pair` and `pinned`.
+pub fn json(machine: &Machine, rows: &[Row], quick: bool) -> Value {
+    let mut results = Vec::new();
+    for r in rows {
+        let c = &r.cell;
+        for (pair, o) in &r.outcomes {
+            let mut v = json!({
+                "pair": pair,
+                "serialization": c.serialization,
+                "mode": mode_str(c.mode),
+                "direction": c.direction,
+                "size": c.size,
+                "count": c.count,
+                "payloadBytes": c.payload(),
+                "pinned": c.pinned,
+            });
+            let obj = v.as_object_mut().expect("an object");
+            match o {
+                Outcome::Ok(m) => {
+                    if let Value::Object(m) = json!(m) {
+                        obj.extend(m);
+                    }
+                }
+                Outcome::Skipped(why) => {
+                    obj.insert("skipped".into(), why.as_str().into());
+                }
+                Outcome::Failed(e) => {
+                    obj.insert("error".into(), e.as_str().into());
+                }
+            }
+            results.push(v);
+        }
+    }
+    json!({
+        "machine": machine,
+        "quick": quick,
+        "results": results,
+        "targets": targets(rows),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_groups_thousands_like_to_locale_string() {
+        assert_eq!(int(0.4), "0");
+        assert_eq!(int(999.0), "999");
+        assert_eq!(int(1000.0), "1,000");
+        assert_eq!(int(1234567.6), "1,234,568");
+    }
+}
