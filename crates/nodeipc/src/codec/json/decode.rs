@@ -1,9 +1,6 @@
 //! Incremental decoder for `json` mode: one `JSON.stringify` text per line.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
-
-use memchr::memmem::Finder;
 
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -253,10 +250,12 @@ impl<'a> Frame<'a> {
         }
         // Fast path: an internal message spells out `NODE_`, or hides it
         // (or the `cmd` key) behind a `\u` escape; most messages have
-        // neither.
-        static NODE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"NODE_"));
-        static ESCAPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\u"));
-        if NODE.find(self.bytes).is_none() && ESCAPE.find(self.bytes).is_none() {
+        // neither. One pass for both (two passes cost a third of the
+        // receiver's time on 1 MiB messages).
+        let b = self.bytes;
+        let suspect = memchr::memchr2_iter(b'N', b'\\', b)
+            .any(|i| b[i..].starts_with(b"NODE_") || b[i..].starts_with(b"\\u"));
+        if !suspect {
             return false;
         }
         self.parse::<CmdProbe>().is_ok_and(|p| p.0)
