@@ -14,6 +14,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -48,6 +49,7 @@ impl Channel {
                 io,
                 dec: JsonDecoder::new(limits),
                 eof: false,
+                busy_poll: crate::Receiver::DEFAULT_BUSY_POLL,
             },
         })
     }
@@ -94,6 +96,11 @@ impl Channel {
     /// See [`Receiver::recv`].
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         self.rx.recv()
+    }
+
+    /// See [`Receiver::set_busy_poll`].
+    pub fn set_busy_poll(&mut self, spin: Duration) {
+        self.rx.set_busy_poll(spin);
     }
 
     /// See [`Receiver::recv_message`].
@@ -198,6 +205,7 @@ pub struct Receiver {
     io: Arc<UnixStream>,
     dec: JsonDecoder,
     eof: bool,
+    busy_poll: Duration,
 }
 
 impl Receiver {
@@ -235,10 +243,23 @@ impl Receiver {
         }
     }
 
+    /// How long `recv` polls before it sleeps in the kernel; see
+    /// [`crate::Receiver::set_busy_poll`] (the same default and reasons).
+    pub fn set_busy_poll(&mut self, spin: Duration) {
+        self.busy_poll = spin;
+    }
+
     /// Reads once into the decoder's buffer; `false` at end of stream.
     fn fill(&mut self) -> Result<bool> {
+        let until = Instant::now() + self.busy_poll;
         while !self.eof {
-            match sys::recv_into(&*self.io, self.dec.read_buf()) {
+            let read = if Instant::now() < until {
+                sys::recv_into_nowait(&*self.io, self.dec.read_buf())
+            } else {
+                sys::recv_into(&*self.io, self.dec.read_buf())
+            };
+            match read {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
                 Ok(0) => self.eof = true,
                 Ok(_) => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

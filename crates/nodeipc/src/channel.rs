@@ -3,6 +3,7 @@
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,6 +61,7 @@ impl Channel {
                 io,
                 dec: JsonDecoder::new(limits),
                 eof: false,
+                busy_poll: Receiver::DEFAULT_BUSY_POLL,
             },
         })
     }
@@ -111,6 +113,11 @@ impl Channel {
     /// See [`Receiver::recv`].
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         self.rx.recv().await
+    }
+
+    /// See [`Receiver::set_busy_poll`].
+    pub fn set_busy_poll(&mut self, spin: Duration) {
+        self.rx.set_busy_poll(spin);
     }
 
     /// See [`Receiver::recv_message`].
@@ -285,6 +292,7 @@ pub struct Receiver {
     io: Arc<UnixStream>,
     dec: JsonDecoder,
     eof: bool,
+    busy_poll: Duration,
 }
 
 impl Receiver {
@@ -335,15 +343,60 @@ impl Receiver {
         self.dec.buffered()
     }
 
+    /// The default of [`set_busy_poll`](Self::set_busy_poll): 50 µs.
+    pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(50);
+
+    /// How long `recv` keeps polling the socket when no message is waiting,
+    /// yielding the CPU between tries, before it goes to sleep (default
+    /// [`DEFAULT_BUSY_POLL`](Self::DEFAULT_BUSY_POLL); `Duration::ZERO`
+    /// sleeps at once).
+    ///
+    /// Why: a receiver that sleeps must be woken by the sender's next
+    /// `write`, and on another CPU that wake-up costs the *sender*
+    /// microseconds per message, and the round trip tens of µs. Measured
+    /// (`nodeipc bench`, 2-vCPU VM): a Node child streaming 1 KiB messages
+    /// to a Rust parent went from 0.86–1.06× to 1.6× the speed of a Node
+    /// parent, and the tiny round-trip p50 from 69 to 4.3 µs (Rust ↔ Rust)
+    /// and 67 to 10 µs (Rust ↔ Node). Yielding between tries keeps a peer on
+    /// the same CPU running (pinned round trips got faster too: 10 → 5 µs).
+    ///
+    /// The cost: up to this much CPU time each time `recv` has to wait, and
+    /// in the meantime the tokio worker thread runs no other task.
+    pub fn set_busy_poll(&mut self, spin: Duration) {
+        self.busy_poll = spin;
+    }
+
     /// Reads once into the decoder's buffer.
     async fn fill(&mut self) -> Result<()> {
+        let mut spin_until = None;
         loop {
             let io = &*self.io;
             let buf = self.dec.read_buf();
             match io.try_io(Interest::READABLE, || sys::recv_into(io, buf)) {
                 Ok(0) => break,
                 Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.readable().await?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.busy_poll.is_zero() {
+                        self.io.readable().await?;
+                        continue;
+                    }
+                    // tokio answers WouldBlock from its cached readiness
+                    // without a syscall, so poll the socket itself.
+                    let until =
+                        *spin_until.get_or_insert_with(|| Instant::now() + self.busy_poll);
+                    match sys::recv_into_nowait(io, self.dec.read_buf()) {
+                        Ok(0) => break,
+                        Ok(_) => return Ok(()),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            if Instant::now() < until {
+                                std::thread::yield_now();
+                            } else {
+                                self.io.readable().await?;
+                            }
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // A reset peer is a gone peer: report it like EOF.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,

@@ -77,6 +77,12 @@ pub(crate) fn dup_at_or_above(fd: impl AsFd, min: RawFd) -> io::Result<OwnedFd> 
     Ok(rustix::io::fcntl_dupfd_cloexec(fd, min)?)
 }
 
+/// Like [`recv_into`], but never waits, whatever the fd's blocking mode.
+pub(crate) fn recv_into_nowait(fd: impl AsFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let (n, _) = recv(fd, rustix::buffer::spare_capacity(buf), RecvFlags::DONTWAIT)?;
+    Ok(n)
+}
+
 /// Arranges for children spawned from `cmd` to find the fd named by
 /// `placement` at its target number, without CLOEXEC; every other fd of
 /// ours stays CLOEXEC. One registration serves every spawn of `cmd`.
