@@ -382,8 +382,7 @@ impl Receiver {
                     }
                     // tokio answers WouldBlock from its cached readiness
                     // without a syscall, so poll the socket itself.
-                    let until =
-                        *spin_until.get_or_insert_with(|| Instant::now() + self.busy_poll);
+                    let until = *spin_until.get_or_insert_with(|| Instant::now() + self.busy_poll);
                     match sys::recv_into_nowait(io, self.dec.read_buf()) {
                         Ok(0) => break,
                         Ok(_) => return Ok(()),
