@@ -14,7 +14,8 @@ use std::io;
 #[non_exhaustive]
 pub enum Error {
     /// A message from the peer could not be decoded (invalid JSON, an empty
-    /// line, or JSON that does not fit the requested Rust type).
+    /// line, JSON that does not fit the requested Rust type, or invalid
+    /// `advanced` data).
     #[error("invalid message at byte {offset}: {kind}")]
     Decode {
         /// Stream offset of the first byte of the bad message.
@@ -47,10 +48,12 @@ pub enum Error {
     /// (Node's `ERR_IPC_CHANNEL_CLOSED`).
     #[error("the IPC channel is closed")]
     Disconnected,
-    /// A message could not be serialized (for example a map with non-string
-    /// keys). Nothing of it was queued.
+    /// A message could not be serialized: a map key that is not a string,
+    /// number, `bool` or `char` (JSON object keys are strings), a NaN or
+    /// infinite float map key, or an error raised by the message's own
+    /// `Serialize` impl. Nothing of it was queued.
     #[error("cannot encode message: {0}")]
-    Encode(#[source] serde_json::Error),
+    Encode(#[source] EncodeError),
     /// This process has no IPC channel: `NODE_CHANNEL_FD` is not set.
     #[error("NODE_CHANNEL_FD is not set: this process was not started with an IPC channel")]
     NoChannel,
@@ -72,6 +75,11 @@ pub enum Error {
 }
 
 /// What was wrong with a message that could not be decoded.
+///
+/// For `advanced` messages, `at` is the position of the offending byte in
+/// the frame's payload (the bytes after the 4-byte length prefix, starting
+/// with the `FF` version tag): the bad byte is at stream offset
+/// `offset + 4 + at` of the [`Error::Decode`] holding it.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DecodeError {
@@ -80,6 +88,85 @@ pub enum DecodeError {
     EmptyLine,
     /// The line is not JSON, or not JSON of the requested type.
     Json(serde_json::Error),
+    /// `advanced`: a frame length prefix of 0 or of 2^31 or more. Node
+    /// cannot read either (it crashes on the second, nodejs/node#61312); the
+    /// frame's bytes are skipped and decoding goes on after it.
+    FrameLength(u32),
+    /// `advanced`: the payload does not start with a version header `FF`
+    /// and a version from 13 to 15 (`found` is the version, if there was a
+    /// header).
+    UnsupportedVersion {
+        /// The version in the header.
+        found: Option<u32>,
+    },
+    /// `advanced`: the payload ends in the middle of a value.
+    UnexpectedEnd {
+        /// Where more bytes were needed.
+        at: usize,
+    },
+    /// `advanced`: a varint longer than 5 bytes or larger than 32 bits.
+    BadVarint {
+        /// Its first byte.
+        at: usize,
+    },
+    /// `advanced`: a byte that starts no value here: an unknown tag, an end
+    /// tag where a value is expected, a key that is neither a string nor a
+    /// number, a hole outside a dense array, a transfer or shared-memory tag
+    /// (meaningless over IPC).
+    UnexpectedTag {
+        /// The tag's position.
+        at: usize,
+        /// The tag.
+        tag: u8,
+    },
+    /// `advanced`: a back-reference (`^`) to an object id that was not
+    /// assigned, or to an Error or host object still being read (V8
+    /// registers those once complete).
+    BadReference {
+        /// The reference's position.
+        at: usize,
+        /// The id.
+        id: u32,
+    },
+    /// `advanced`: the count at the end of an object, array, Map or Set is
+    /// not the number of entries read.
+    CountMismatch {
+        /// The end tag's position.
+        at: usize,
+        /// The count written.
+        expected: u32,
+        /// The count read.
+        found: u32,
+    },
+    /// `advanced`: a property defined twice in one object or array (or an
+    /// array's `length`).
+    DuplicateKey {
+        /// The key's position.
+        at: usize,
+    },
+    /// `advanced`: a value that is well-formed bytes but not a valid value:
+    /// an odd two-byte string length, invalid RegExp flags, an unknown
+    /// typed-array type, a view outside its buffer…
+    InvalidValue {
+        /// Where the value starts.
+        at: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// `advanced`: nesting deeper than [`Limits::max_depth`](crate::Limits::max_depth).
+    TooDeep {
+        /// Where the level too many starts.
+        at: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// `advanced`: more values than [`Limits::max_elements`](crate::Limits::max_elements).
+    TooManyElements {
+        /// Where the value too many starts.
+        at: usize,
+        /// The limit in force.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -87,6 +174,50 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::EmptyLine => f.write_str("empty line"),
             DecodeError::Json(e) => write!(f, "{e}"),
+            DecodeError::FrameLength(len) => {
+                write!(f, "frame length {len} (expected 1 to 2^31 - 1)")
+            }
+            DecodeError::UnsupportedVersion { found: Some(v) } => {
+                write!(f, "serialization format version {v} (expected 13 to 15)")
+            }
+            DecodeError::UnsupportedVersion { found: None } => {
+                f.write_str("no serialization version header (expected FF 0D to FF 0F)")
+            }
+            DecodeError::UnexpectedEnd { at } => {
+                write!(f, "the frame ends inside a value (payload byte {at})")
+            }
+            DecodeError::BadVarint { at } => write!(f, "invalid varint at payload byte {at}"),
+            DecodeError::UnexpectedTag { at, tag } => {
+                write!(f, "unexpected tag 0x{tag:02x} at payload byte {at}")
+            }
+            DecodeError::BadReference { at, id } => {
+                write!(
+                    f,
+                    "reference to unknown object id {id} at payload byte {at}"
+                )
+            }
+            DecodeError::CountMismatch {
+                at,
+                expected,
+                found,
+            } => write!(
+                f,
+                "count mismatch at payload byte {at}: the end tag says {expected}, {found} were read"
+            ),
+            DecodeError::DuplicateKey { at } => {
+                write!(f, "property defined twice at payload byte {at}")
+            }
+            DecodeError::InvalidValue { at, reason } => {
+                write!(f, "invalid value at payload byte {at}: {reason}")
+            }
+            DecodeError::TooDeep { at, limit } => write!(
+                f,
+                "nesting deeper than {limit} levels at payload byte {at} (Limits::max_depth)"
+            ),
+            DecodeError::TooManyElements { at, limit } => write!(
+                f,
+                "more than {limit} values at payload byte {at} (Limits::max_elements)"
+            ),
         }
     }
 }
@@ -94,9 +225,32 @@ impl fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            DecodeError::EmptyLine => None,
             DecodeError::Json(e) => Some(e),
+            _ => None,
         }
+    }
+}
+
+/// Why a message could not be encoded ([`Error::Encode`]).
+///
+/// It holds a message: for the `json` encoder serde_json's wording for the
+/// same failure (`key must be a string`, …), or the text the message's
+/// `Serialize` impl gave to [`serde::ser::Error::custom`] (which also makes
+/// one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeError(Box<str>);
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+impl serde::ser::Error for EncodeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        EncodeError(msg.to_string().into())
     }
 }
 

@@ -44,10 +44,12 @@ mod limits;
 pub mod message;
 mod spawn;
 mod sys;
+pub mod value;
 
 pub use channel::{Channel, Receiver, Sender};
 pub use codec::Serialization;
-pub use error::{DecodeError, Error, Result};
+pub use error::{DecodeError, EncodeError, Error, Result};
 pub use limits::Limits;
 pub use message::{InternalMessage, Message};
 pub use spawn::Command;
+pub use value::Value;

@@ -4,7 +4,8 @@
 /// the channel never holds more than these bounds (plus one read chunk of
 /// 64 KiB) in memory.
 ///
-/// One bound is fixed rather than set here: `json` messages may nest
+/// `max_depth` and `max_elements` bound `advanced` messages only. For
+/// `json`, one bound is fixed rather than set here: messages may nest
 /// arrays and objects 128 levels deep (`serde_json`'s recursion limit, which
 /// keeps a hostile message from overflowing the stack). A deeper message is
 /// an [`Error::Decode`](crate::Error::Decode) and the channel goes on; parse
@@ -32,6 +33,21 @@ pub struct Limits {
     /// message larger than this is still accepted (it is written out before
     /// the next one is queued).
     pub max_send_buffer: usize,
+    /// `advanced` only: deepest nesting of arrays, objects, Maps, Sets and
+    /// Errors in one message. Default 1000.
+    ///
+    /// The decoder does not recurse, so any depth is safe to *reject*; the
+    /// bound protects code that walks the decoded [`Value`](crate::Value)
+    /// recursively (`Drop`, `Debug`, `==`, `to_json`). Node writes up to
+    /// about 3300 levels and reads about 2000 (its JS stack is the limit).
+    pub max_depth: usize,
+    /// `advanced` only: most values in one message, counting every value
+    /// and property key at any depth (a `Value` takes 32 bytes, so the
+    /// default of 2^24 bounds the decoded tree at about 512 MiB on top of
+    /// its strings and buffers). Hostile lengths cost nothing: a declared
+    /// length larger than the bytes present is an error before anything is
+    /// allocated.
+    pub max_elements: usize,
 }
 
 impl Limits {
@@ -39,6 +55,10 @@ impl Limits {
     pub const DEFAULT_MAX_MESSAGE_LEN: usize = 256 << 20;
     /// The default `max_send_buffer`: 1 MiB.
     pub const DEFAULT_MAX_SEND_BUFFER: usize = 1 << 20;
+    /// The default `max_depth`: 1000.
+    pub const DEFAULT_MAX_DEPTH: usize = 1000;
+    /// The default `max_elements`: 2^24.
+    pub const DEFAULT_MAX_ELEMENTS: usize = 1 << 24;
 
     /// These limits with `max_message_len` set to `len`.
     pub fn with_max_message_len(mut self, len: usize) -> Self {
@@ -51,6 +71,18 @@ impl Limits {
         self.max_send_buffer = len;
         self
     }
+
+    /// These limits with `max_depth` set to `depth`.
+    pub fn with_max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
+    /// These limits with `max_elements` set to `count`.
+    pub fn with_max_elements(mut self, count: usize) -> Self {
+        self.max_elements = count;
+        self
+    }
 }
 
 impl Default for Limits {
@@ -58,6 +90,8 @@ impl Default for Limits {
         Limits {
             max_message_len: Self::DEFAULT_MAX_MESSAGE_LEN,
             max_send_buffer: Self::DEFAULT_MAX_SEND_BUFFER,
+            max_depth: Self::DEFAULT_MAX_DEPTH,
+            max_elements: Self::DEFAULT_MAX_ELEMENTS,
         }
     }
 }

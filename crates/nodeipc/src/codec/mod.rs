@@ -4,6 +4,7 @@
 //! byte slices.
 
 pub mod json;
+pub mod v8;
 
 use std::fmt;
 use std::str::FromStr;

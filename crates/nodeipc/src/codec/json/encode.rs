@@ -1,14 +1,9 @@
 //! Encoder for `json` mode: what `JSON.stringify(msg) + '\n'` writes.
 
-use std::io;
-
 use serde::Serialize;
 
+use super::ser;
 use crate::error::{Error, Result};
-
-/// Largest integer a JS number holds exactly (2^53). Integers past it are
-/// written as `JSON.stringify` writes the nearest double.
-const MAX_SAFE: u64 = 1 << 53;
 
 /// Appends `msg` as one `json` message (its JSON text and `\n`) to `out`.
 ///
@@ -19,6 +14,9 @@ const MAX_SAFE: u64 = 1 << 53;
 /// `null`). Integers beyond ±2^53 are written as the double a JS peer would
 /// hold (`2^53 + 1` → `9007199254740992`): send such ids as strings if they
 /// must stay exact. `f32` values are widened to the JS double they are.
+/// Rust values map to JSON as with `serde_json` (enums externally tagged,
+/// `serde_json::value::RawValue` written as is, integer, `bool` and `char`
+/// map keys written as strings).
 ///
 /// On error nothing is appended.
 ///
@@ -29,68 +27,12 @@ const MAX_SAFE: u64 = 1 << 53;
 /// ```
 pub fn encode<T: Serialize + ?Sized>(msg: &T, out: &mut Vec<u8>) -> Result<()> {
     let len = out.len();
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, JsFormatter);
-    if let Err(e) = msg.serialize(&mut ser) {
+    if let Err(e) = ser::write(msg, out) {
         out.truncate(len);
         return Err(Error::Encode(e));
     }
     out.push(b'\n');
     Ok(())
-}
-
-/// serde_json's compact output with numbers formatted as ECMAScript's
-/// `Number.prototype.toString` (via `ryu-js`).
-#[derive(Debug, Clone, Copy)]
-struct JsFormatter;
-
-impl JsFormatter {
-    fn write_double<W: io::Write + ?Sized>(w: &mut W, v: f64) -> io::Result<()> {
-        if v.is_finite() {
-            w.write_all(ryu_js::Buffer::new().format_finite(v).as_bytes())
-        } else {
-            w.write_all(b"null")
-        }
-    }
-}
-
-impl serde_json::ser::Formatter for JsFormatter {
-    fn write_f64<W: io::Write + ?Sized>(&mut self, w: &mut W, v: f64) -> io::Result<()> {
-        Self::write_double(w, v)
-    }
-
-    fn write_f32<W: io::Write + ?Sized>(&mut self, w: &mut W, v: f32) -> io::Result<()> {
-        Self::write_double(w, f64::from(v))
-    }
-
-    fn write_u64<W: io::Write + ?Sized>(&mut self, w: &mut W, v: u64) -> io::Result<()> {
-        if v <= MAX_SAFE {
-            serde_json::ser::CompactFormatter.write_u64(w, v)
-        } else {
-            Self::write_double(w, v as f64)
-        }
-    }
-
-    fn write_i64<W: io::Write + ?Sized>(&mut self, w: &mut W, v: i64) -> io::Result<()> {
-        if v.unsigned_abs() <= MAX_SAFE {
-            serde_json::ser::CompactFormatter.write_i64(w, v)
-        } else {
-            Self::write_double(w, v as f64)
-        }
-    }
-
-    fn write_u128<W: io::Write + ?Sized>(&mut self, w: &mut W, v: u128) -> io::Result<()> {
-        match u64::try_from(v) {
-            Ok(v) => self.write_u64(w, v),
-            Err(_) => Self::write_double(w, v as f64),
-        }
-    }
-
-    fn write_i128<W: io::Write + ?Sized>(&mut self, w: &mut W, v: i128) -> io::Result<()> {
-        match i64::try_from(v) {
-            Ok(v) => self.write_i64(w, v),
-            Err(_) => Self::write_double(w, v as f64),
-        }
-    }
 }
 
 /// Encoded messages waiting to be written, shared by the async and blocking

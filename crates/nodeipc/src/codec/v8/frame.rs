@@ -1,0 +1,336 @@
+//! Incremental frame decoder for `advanced` mode: a u32 big-endian payload
+//! length, then the payload.
+
+use crate::codec::json::READ_CHUNK;
+use crate::error::{DecodeError, Error, Result};
+use crate::limits::Limits;
+use crate::value::Value;
+
+/// After this many frames in a row that fitted in [`READ_CHUNK`], an empty
+/// buffer that grew for a large frame is given back.
+const SHRINK_AFTER: u32 = 64;
+
+/// Frame lengths from this one up are refused: Node reads the prefix as a
+/// signed 32-bit number and cannot receive them (nodejs/node#61312).
+const MAX_FRAME: u32 = 1 << 31;
+
+/// Splits a byte stream into `advanced` frames (PROTOCOL.md §3.1).
+///
+/// Pure, like [`JsonDecoder`](crate::codec::json::JsonDecoder): it owns
+/// one growable buffer and no I/O. Append bytes with
+/// [`read_buf`](Self::read_buf) or [`extend`](Self::extend), take frames
+/// with [`decode`](Self::decode) until it returns `None`, and parse each
+/// with [`Frame::to_value`].
+///
+/// - Only the 4-byte prefix of a frame is looked at until the whole frame
+///   is there: nothing is rescanned, whatever the read sizes.
+/// - A frame longer than [`Limits::max_message_len`] yields
+///   [`Error::TooLarge`] as soon as its prefix is read; its bytes are
+///   dropped as they arrive, and decoding resumes with the next frame. A
+///   length of 0 or of 2^31 and more (which Node cannot read) yields
+///   [`DecodeError::FrameLength`] and is skipped the same way.
+/// - A payload that does not parse is an error about that frame only:
+///   the next one is decoded normally.
+///
+/// ```
+/// use nodeipc::codec::v8::V8Decoder;
+/// use nodeipc::Value;
+///
+/// let mut dec = V8Decoder::new(Default::default());
+/// dec.extend(&[0, 0, 0, 3, 0xff, 0x0f, 0x54, 0, 0]); // `true`, then part of a prefix
+/// assert_eq!(dec.decode().unwrap().unwrap().to_value().unwrap(), Value::Bool(true));
+/// assert!(dec.decode().is_none());
+/// dec.extend(&[0, 3, 0xff, 0x0f, 0x30]); // the rest: `null`
+/// assert_eq!(dec.decode().unwrap().unwrap().to_value().unwrap(), Value::Null);
+/// ```
+#[derive(Debug)]
+pub struct V8Decoder {
+    buf: Vec<u8>,
+    /// First byte of the frame being assembled.
+    start: usize,
+    /// Bytes of a refused frame still to drop.
+    skip: u64,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    /// Consecutive frames that fitted in one read chunk.
+    small_streak: u32,
+    limits: Limits,
+}
+
+impl V8Decoder {
+    /// A decoder enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        V8Decoder {
+            buf: Vec::new(),
+            start: 0,
+            skip: 0,
+            base: 0,
+            small_streak: 0,
+            limits,
+        }
+    }
+
+    /// The buffer to read into: bytes must only be appended to it (into its
+    /// spare capacity). There is room for at least [`READ_CHUNK`] bytes;
+    /// decoded frames have been dropped.
+    pub fn read_buf(&mut self) -> &mut Vec<u8> {
+        let pending = self.buf.len() - self.start;
+        let settled = self.small_streak >= SHRINK_AFTER;
+        if pending == 0 {
+            self.base += self.buf.len() as u64;
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > 0
+            && (self.start >= pending || self.buf.capacity() - self.buf.len() < READ_CHUNK)
+        {
+            // Move the partial frame to the front once the consumed prefix
+            // is at least as large, so each byte moves O(1) times.
+            self.buf.copy_within(self.start.., 0);
+            self.buf.truncate(pending);
+            self.base += self.start as u64;
+            self.start = 0;
+        }
+        if settled && pending <= READ_CHUNK && self.buf.capacity() > 4 * READ_CHUNK {
+            self.buf.shrink_to(2 * READ_CHUNK);
+        }
+        let want = self.buf.len() + READ_CHUNK;
+        if self.buf.capacity() < want {
+            // Geometric growth, bounded by a frame at the limit plus reads.
+            let cap = (2 * self.buf.capacity())
+                .min(
+                    self.limits
+                        .max_message_len
+                        .saturating_add(4 + 2 * READ_CHUNK),
+                )
+                .max(want);
+            self.buf.reserve_exact(cap - self.buf.len());
+        }
+        &mut self.buf
+    }
+
+    /// Appends `bytes` (for tests, fuzzing and callers without a socket).
+    pub fn extend(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(READ_CHUNK) {
+            self.read_buf().extend_from_slice(chunk);
+        }
+    }
+
+    /// Bytes received but not yet handed out as frames.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// The next complete frame, an error about one frame, or `None` when
+    /// more bytes are needed. After an error, call again: the stream stays
+    /// in sync as long as length prefixes are intact.
+    pub fn decode(&mut self) -> Option<Result<Frame<'_>>> {
+        if self.skip > 0 {
+            let n = self.skip.min(self.buffered() as u64);
+            self.start += n as usize;
+            self.skip -= n;
+            if self.skip > 0 {
+                return None;
+            }
+        }
+        let head: [u8; 4] = self.buf.get(self.start..self.start + 4)?.try_into().ok()?;
+        let len = u32::from_be_bytes(head);
+        let offset = self.base + self.start as u64;
+        let limit = self.limits.max_message_len;
+        if len == 0 || len >= MAX_FRAME {
+            self.refuse(len);
+            let kind = DecodeError::FrameLength(len);
+            return Some(Err(Error::Decode { offset, kind }));
+        }
+        if len as usize > limit {
+            self.refuse(len);
+            return Some(Err(Error::TooLarge {
+                offset,
+                len: len as usize,
+                limit,
+            }));
+        }
+        let end = self.start + 4 + len as usize;
+        if self.buf.len() < end {
+            return None;
+        }
+        if len as usize <= READ_CHUNK {
+            self.small_streak = self.small_streak.saturating_add(1);
+        } else {
+            self.small_streak = 0;
+        }
+        let payload = &self.buf[self.start + 4..end];
+        self.start = end;
+        Some(Ok(Frame {
+            payload,
+            offset,
+            limits: self.limits,
+        }))
+    }
+
+    /// Drops a refused frame: its prefix now, its payload as it arrives.
+    fn refuse(&mut self, len: u32) {
+        self.start += 4;
+        self.skip = u64::from(len);
+        let n = self.skip.min(self.buffered() as u64);
+        self.start += n as usize;
+        self.skip -= n;
+    }
+
+    /// Call at end of stream: an error if part of a frame is left. Node
+    /// drops such a fragment silently; we report it once, then forget it.
+    /// `buffered` is 0 when the cut frame was one already refused.
+    pub fn finish(&mut self) -> Result<()> {
+        let buffered = self.buffered();
+        let skipping = std::mem::take(&mut self.skip) > 0;
+        self.start = self.buf.len();
+        if buffered > 0 || skipping {
+            return Err(Error::UnexpectedEof { buffered });
+        }
+        Ok(())
+    }
+}
+
+/// One complete `advanced` frame, borrowed from the decoder's buffer: the
+/// payload (version header and value) without the length prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    payload: &'a [u8],
+    offset: u64,
+    limits: Limits,
+}
+
+impl<'a> Frame<'a> {
+    /// Wraps a payload whose frame (length prefix included) starts at
+    /// stream `offset`, to be read under `limits`.
+    pub fn new(payload: &'a [u8], offset: u64, limits: Limits) -> Self {
+        Frame {
+            payload,
+            offset,
+            limits,
+        }
+    }
+
+    /// The payload: `FF`, the version, the value, and any trailing bytes.
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+
+    /// Stream offset of the frame's first byte (its length prefix).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Reads the value, copying buffers out of the frame. Errors are
+    /// [`Error::Decode`] at this frame's offset, with the position in the
+    /// payload in the [`DecodeError`].
+    pub fn to_value(&self) -> Result<Value> {
+        super::read::read_payload(self.payload, None, &self.limits).map_err(|kind| Error::Decode {
+            offset: self.offset,
+            kind,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut f = (payload.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// Every event, as (offset, Ok(payload) or Err(description)).
+    fn events(dec: &mut V8Decoder) -> Vec<(u64, std::result::Result<Vec<u8>, String>)> {
+        let mut out = Vec::new();
+        while let Some(r) = dec.decode() {
+            out.push(match r {
+                Ok(f) => (f.offset(), Ok(f.payload().to_vec())),
+                Err(Error::Decode { offset, kind }) => (offset, Err(kind.to_string())),
+                Err(Error::TooLarge { offset, len, .. }) => {
+                    (offset, Err(format!("too large {len}")))
+                }
+                Err(e) => panic!("{e}"),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn frames_split_anywhere_decode_the_same() {
+        let mut stream = frame(&[0xff, 0x0f, 0x54]);
+        stream.extend(frame(&[0xff, 0x0f, 0x22, 0x01, 0x61]));
+        for cut in 0..stream.len() {
+            let mut dec = V8Decoder::new(Limits::default());
+            dec.extend(&stream[..cut]);
+            let mut got = events(&mut dec);
+            dec.extend(&stream[cut..]);
+            got.extend(events(&mut dec));
+            assert_eq!(got.len(), 2, "cut at {cut}");
+            assert_eq!(got[1], (7, Ok(vec![0xff, 0x0f, 0x22, 0x01, 0x61])));
+            assert!(dec.finish().is_ok());
+        }
+    }
+
+    #[test]
+    fn zero_and_huge_lengths_are_errors_and_the_stream_goes_on() {
+        let mut dec = V8Decoder::new(Limits::default());
+        dec.extend(&[0, 0, 0, 0]);
+        dec.extend(&frame(&[0xff, 0x0f, 0x30]));
+        let got = events(&mut dec);
+        assert_eq!(
+            got[0],
+            (0, Err("frame length 0 (expected 1 to 2^31 - 1)".into()))
+        );
+        assert_eq!(got[1].0, 4);
+        assert!(got[1].1.is_ok());
+
+        let mut dec = V8Decoder::new(Limits::default());
+        dec.extend(&[0x80, 0, 0, 0, 1, 2]);
+        let got = events(&mut dec);
+        assert!(matches!(&got[..], [(0, Err(e))] if e.contains("2147483648")));
+        assert_eq!(dec.buffered(), 0);
+    }
+
+    #[test]
+    fn too_large_frames_are_dropped_as_they_arrive() {
+        let mut dec = V8Decoder::new(Limits::default().with_max_message_len(4));
+        let big = frame(&[0xff, 0x0f, 0x22, 0x02, b'a', b'b']);
+        dec.extend(&big[..6]);
+        assert_eq!(events(&mut dec), vec![(0, Err("too large 6".into()))]);
+        assert_eq!(dec.buffered(), 0);
+        dec.extend(&big[6..]);
+        dec.extend(&frame(&[0xff, 0x0f, 0x30]));
+        let got = events(&mut dec);
+        assert_eq!(got, vec![(10, Ok(vec![0xff, 0x0f, 0x30]))]);
+    }
+
+    #[test]
+    fn partial_frame_at_eof_is_reported_once() {
+        let mut dec = V8Decoder::new(Limits::default());
+        dec.extend(&[0, 0, 0, 9, 0xff]);
+        assert!(dec.decode().is_none());
+        assert!(matches!(
+            dec.finish(),
+            Err(Error::UnexpectedEof { buffered: 5 })
+        ));
+        assert!(dec.finish().is_ok());
+    }
+
+    #[test]
+    fn bad_payloads_are_errors_at_the_frame_offset() {
+        let mut dec = V8Decoder::new(Limits::default());
+        dec.extend(&frame(&[0xff, 0x0f, 0x30]));
+        dec.extend(&frame(&[0xff, 0x0f, 0x01]));
+        let _ = dec.decode().unwrap().unwrap();
+        let err = dec.decode().unwrap().unwrap().to_value().unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Decode {
+                offset: 7,
+                kind: DecodeError::UnexpectedTag { at: 2, tag: 1 }
+            }
+        ));
+    }
+}
