@@ -3,6 +3,7 @@
 //! The channels are thin loops around these; tests and fuzzers drive them on
 //! byte slices.
 
+mod buffer;
 pub mod json;
 pub mod v8;
 

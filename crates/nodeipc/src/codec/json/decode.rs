@@ -5,16 +5,9 @@ use std::borrow::Cow;
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::codec::buffer::ReadBuffer;
 use crate::error::{DecodeError, Error, Result};
 use crate::limits::Limits;
-
-/// Size of one read into the decoder's buffer (libuv reads 64 KiB too). The
-/// buffer grows past it only while a larger message is being received.
-pub const READ_CHUNK: usize = 64 * 1024;
-
-/// After this many messages in a row that fitted in [`READ_CHUNK`], an empty
-/// buffer that grew for a large message is given back.
-const SHRINK_AFTER: u32 = 64;
 
 /// Splits a byte stream into `json` messages.
 ///
@@ -46,17 +39,11 @@ const SHRINK_AFTER: u32 = 64;
 /// ```
 #[derive(Debug)]
 pub struct JsonDecoder {
-    buf: Vec<u8>,
-    /// First byte of the message being assembled.
-    start: usize,
-    /// `buf[start..scanned]` holds no `\n`.
+    buf: ReadBuffer,
+    /// The first `scanned` pending bytes hold no `\n`.
     scanned: usize,
     /// Dropping the rest of an over-long line.
     discarding: bool,
-    /// Stream offset of `buf[0]`.
-    base: u64,
-    /// Consecutive messages that fitted in one read chunk.
-    small_streak: u32,
     limits: Limits,
 }
 
@@ -64,12 +51,9 @@ impl JsonDecoder {
     /// A decoder enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
         JsonDecoder {
-            buf: Vec::new(),
-            start: 0,
+            buf: ReadBuffer::new(limits.max_message_len.saturating_add(1)),
             scanned: 0,
             discarding: false,
-            base: 0,
-            small_streak: 0,
             limits,
         }
     }
@@ -77,54 +61,20 @@ impl JsonDecoder {
     /// The buffer to read into: bytes must only be appended to it (into its
     /// spare capacity, as `tokio`'s `try_read_buf` or
     /// [`rustix::buffer::spare_capacity`] do). There is room for at least
-    /// [`READ_CHUNK`] bytes; already decoded bytes have been dropped.
+    /// [`READ_CHUNK`](super::READ_CHUNK) bytes; already decoded bytes have
+    /// been dropped.
     pub fn read_buf(&mut self) -> &mut Vec<u8> {
-        let pending = self.buf.len() - self.start;
-        let settled = self.small_streak >= SHRINK_AFTER;
-        if pending == 0 {
-            // Nothing pending: start over at the front for free.
-            self.base += self.buf.len() as u64;
-            self.buf.clear();
-            self.start = 0;
-            self.scanned = 0;
-        } else if self.start > 0
-            && (self.start >= pending || self.buf.capacity() - self.buf.len() < READ_CHUNK)
-        {
-            // Move the partial message to the front. Done once the consumed
-            // prefix is at least as large as what moves, so each byte is
-            // moved O(1) times on average.
-            self.buf.copy_within(self.start.., 0);
-            self.buf.truncate(pending);
-            self.base += self.start as u64;
-            self.scanned -= self.start;
-            self.start = 0;
-        }
-        if settled && pending <= READ_CHUNK && self.buf.capacity() > 4 * READ_CHUNK {
-            // Only small messages lately: give back what a large one took.
-            self.buf.shrink_to(2 * READ_CHUNK);
-        }
-        let want = self.buf.len() + READ_CHUNK;
-        if self.buf.capacity() < want {
-            // Grow geometrically, but never much past what the limit allows
-            // to be buffered (a line at the limit plus one read).
-            let cap = (2 * self.buf.capacity())
-                .min(self.limits.max_message_len.saturating_add(2 * READ_CHUNK))
-                .max(want);
-            self.buf.reserve_exact(cap - self.buf.len());
-        }
-        &mut self.buf
+        self.buf.read_buf()
     }
 
     /// Appends `bytes` (for tests, fuzzing and callers without a socket).
     pub fn extend(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(READ_CHUNK) {
-            self.read_buf().extend_from_slice(chunk);
-        }
+        self.buf.extend(bytes);
     }
 
     /// Bytes received but not yet handed out as messages.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.pending_len()
     }
 
     /// The next complete message, an error about one message, or `None`
@@ -133,39 +83,32 @@ impl JsonDecoder {
     pub fn decode(&mut self) -> Option<Result<Frame<'_>>> {
         let limit = self.limits.max_message_len;
         loop {
-            let end = self.buf.len();
-            let Some(i) = memchr::memchr(b'\n', &self.buf[self.scanned..end]) else {
-                self.scanned = end;
-                let len = end - self.start;
+            let pending = self.buf.pending();
+            let Some(i) = memchr::memchr(b'\n', &pending[self.scanned..]) else {
+                let len = pending.len();
+                self.scanned = len;
                 if self.discarding {
-                    self.start = end;
+                    self.buf.take(len);
+                    self.scanned = 0;
                 } else if len > limit {
-                    let offset = self.base + self.start as u64;
+                    let (_, offset) = self.buf.take(len);
+                    self.scanned = 0;
                     self.discarding = true;
-                    self.start = end;
                     return Some(Err(Error::TooLarge { offset, len, limit }));
                 }
                 return None;
             };
-            let nl = self.scanned + i;
-            let line_start = self.start;
-            self.start = nl + 1;
-            self.scanned = nl + 1;
-            if self.discarding {
-                self.discarding = false;
+            let len = self.scanned + i;
+            self.scanned = 0;
+            let (line, offset) = self.buf.take(len + 1);
+            if std::mem::take(&mut self.discarding) {
                 continue;
             }
-            let offset = self.base + line_start as u64;
-            let len = nl - line_start;
             if len > limit {
                 return Some(Err(Error::TooLarge { offset, len, limit }));
             }
-            if len <= READ_CHUNK {
-                self.small_streak = self.small_streak.saturating_add(1);
-            } else {
-                self.small_streak = 0;
-            }
-            let bytes = &self.buf[line_start..nl];
+            self.buf.note_message(len);
+            let bytes = &self.buf.bytes(line)[..len];
             if bytes.iter().all(is_json_whitespace) {
                 return Some(Err(Error::Decode {
                     offset,
@@ -181,9 +124,8 @@ impl JsonDecoder {
     /// `buffered` is 0 when the cut message was an over-long one, already
     /// reported as [`Error::TooLarge`].
     pub fn finish(&mut self) -> Result<()> {
-        let buffered = self.buffered();
-        self.start = self.buf.len();
-        self.scanned = self.start;
+        let buffered = self.buf.take_all();
+        self.scanned = 0;
         let discarding = std::mem::take(&mut self.discarding);
         if buffered > 0 || discarding {
             return Err(Error::UnexpectedEof { buffered });
@@ -362,6 +304,7 @@ impl<'de> Deserialize<'de> for CmdProbe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::json::READ_CHUNK;
     use serde_json::{Value, json};
 
     fn all(dec: &mut JsonDecoder) -> Vec<Result<Value>> {

@@ -15,5 +15,6 @@ mod decode;
 mod encode;
 mod ser;
 
-pub use decode::{Frame, JsonDecoder, READ_CHUNK};
+pub use super::buffer::READ_CHUNK;
+pub use decode::{Frame, JsonDecoder};
 pub use encode::{SendBuf, encode};

@@ -1,14 +1,10 @@
 //! Incremental frame decoder for `advanced` mode: a u32 big-endian payload
 //! length, then the payload.
 
-use crate::codec::json::READ_CHUNK;
+use crate::codec::buffer::ReadBuffer;
 use crate::error::{DecodeError, Error, Result};
 use crate::limits::Limits;
 use crate::value::Value;
-
-/// After this many frames in a row that fitted in [`READ_CHUNK`], an empty
-/// buffer that grew for a large frame is given back.
-const SHRINK_AFTER: u32 = 64;
 
 /// Frame lengths from this one up are refused: Node reads the prefix as a
 /// signed 32-bit number and cannot receive them (nodejs/node#61312).
@@ -45,15 +41,9 @@ const MAX_FRAME: u32 = 1 << 31;
 /// ```
 #[derive(Debug)]
 pub struct V8Decoder {
-    buf: Vec<u8>,
-    /// First byte of the frame being assembled.
-    start: usize,
+    buf: ReadBuffer,
     /// Bytes of a refused frame still to drop.
     skip: u64,
-    /// Stream offset of `buf[0]`.
-    base: u64,
-    /// Consecutive frames that fitted in one read chunk.
-    small_streak: u32,
     limits: Limits,
 }
 
@@ -61,63 +51,28 @@ impl V8Decoder {
     /// A decoder enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
         V8Decoder {
-            buf: Vec::new(),
-            start: 0,
+            buf: ReadBuffer::new(limits.max_message_len.saturating_add(4)),
             skip: 0,
-            base: 0,
-            small_streak: 0,
             limits,
         }
     }
 
     /// The buffer to read into: bytes must only be appended to it (into its
-    /// spare capacity). There is room for at least [`READ_CHUNK`] bytes;
-    /// decoded frames have been dropped.
+    /// spare capacity). There is room for at least
+    /// [`READ_CHUNK`](crate::codec::json::READ_CHUNK) bytes; decoded frames
+    /// have been dropped.
     pub fn read_buf(&mut self) -> &mut Vec<u8> {
-        let pending = self.buf.len() - self.start;
-        let settled = self.small_streak >= SHRINK_AFTER;
-        if pending == 0 {
-            self.base += self.buf.len() as u64;
-            self.buf.clear();
-            self.start = 0;
-        } else if self.start > 0
-            && (self.start >= pending || self.buf.capacity() - self.buf.len() < READ_CHUNK)
-        {
-            // Move the partial frame to the front once the consumed prefix
-            // is at least as large, so each byte moves O(1) times.
-            self.buf.copy_within(self.start.., 0);
-            self.buf.truncate(pending);
-            self.base += self.start as u64;
-            self.start = 0;
-        }
-        if settled && pending <= READ_CHUNK && self.buf.capacity() > 4 * READ_CHUNK {
-            self.buf.shrink_to(2 * READ_CHUNK);
-        }
-        let want = self.buf.len() + READ_CHUNK;
-        if self.buf.capacity() < want {
-            // Geometric growth, bounded by a frame at the limit plus reads.
-            let cap = (2 * self.buf.capacity())
-                .min(
-                    self.limits
-                        .max_message_len
-                        .saturating_add(4 + 2 * READ_CHUNK),
-                )
-                .max(want);
-            self.buf.reserve_exact(cap - self.buf.len());
-        }
-        &mut self.buf
+        self.buf.read_buf()
     }
 
     /// Appends `bytes` (for tests, fuzzing and callers without a socket).
     pub fn extend(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(READ_CHUNK) {
-            self.read_buf().extend_from_slice(chunk);
-        }
+        self.buf.extend(bytes);
     }
 
     /// Bytes received but not yet handed out as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.pending_len()
     }
 
     /// The next complete frame, an error about one frame, or `None` when
@@ -125,16 +80,14 @@ impl V8Decoder {
     /// in sync as long as length prefixes are intact.
     pub fn decode(&mut self) -> Option<Result<Frame<'_>>> {
         if self.skip > 0 {
-            let n = self.skip.min(self.buffered() as u64);
-            self.start += n as usize;
-            self.skip -= n;
+            self.drop_skipped();
             if self.skip > 0 {
                 return None;
             }
         }
-        let head: [u8; 4] = self.buf.get(self.start..self.start + 4)?.try_into().ok()?;
+        let head: [u8; 4] = self.buf.pending().get(..4)?.try_into().ok()?;
         let len = u32::from_be_bytes(head);
-        let offset = self.base + self.start as u64;
+        let offset = self.buf.offset();
         let limit = self.limits.max_message_len;
         if len == 0 || len >= MAX_FRAME {
             self.refuse(len);
@@ -149,19 +102,13 @@ impl V8Decoder {
                 limit,
             }));
         }
-        let end = self.start + 4 + len as usize;
-        if self.buf.len() < end {
+        if self.buf.pending_len() < 4 + len as usize {
             return None;
         }
-        if len as usize <= READ_CHUNK {
-            self.small_streak = self.small_streak.saturating_add(1);
-        } else {
-            self.small_streak = 0;
-        }
-        let payload = &self.buf[self.start + 4..end];
-        self.start = end;
+        self.buf.note_message(len as usize);
+        let (frame, _) = self.buf.take(4 + len as usize);
         Some(Ok(Frame {
-            payload,
+            payload: &self.buf.bytes(frame)[4..],
             offset,
             limits: self.limits,
         }))
@@ -169,10 +116,15 @@ impl V8Decoder {
 
     /// Drops a refused frame: its prefix now, its payload as it arrives.
     fn refuse(&mut self, len: u32) {
-        self.start += 4;
+        self.buf.take(4);
         self.skip = u64::from(len);
-        let n = self.skip.min(self.buffered() as u64);
-        self.start += n as usize;
+        self.drop_skipped();
+    }
+
+    /// Drops what has arrived of a refused frame's payload.
+    fn drop_skipped(&mut self) {
+        let n = self.skip.min(self.buf.pending_len() as u64);
+        self.buf.take(n as usize);
         self.skip -= n;
     }
 
@@ -180,9 +132,8 @@ impl V8Decoder {
     /// drops such a fragment silently; we report it once, then forget it.
     /// `buffered` is 0 when the cut frame was one already refused.
     pub fn finish(&mut self) -> Result<()> {
-        let buffered = self.buffered();
+        let buffered = self.buf.take_all();
         let skipping = std::mem::take(&mut self.skip) > 0;
-        self.start = self.buf.len();
         if buffered > 0 || skipping {
             return Err(Error::UnexpectedEof { buffered });
         }

@@ -1,0 +1,132 @@
+//! The read buffer both decoders share: one growable `Vec` that reads are
+//! appended to and messages are taken off the front of.
+
+use std::ops::Range;
+
+/// Size of one read into a decoder's buffer (libuv reads 64 KiB too). The
+/// buffer grows past it only while a larger message is being received.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// After this many messages in a row that fitted in [`READ_CHUNK`], a
+/// buffer that grew for a large message is given back.
+const SHRINK_AFTER: u32 = 64;
+
+/// Bytes received and not yet taken, with their position in the stream.
+#[derive(Debug)]
+pub(crate) struct ReadBuffer {
+    buf: Vec<u8>,
+    /// First byte not yet taken.
+    start: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    /// Consecutive messages that fitted in one read chunk.
+    small_streak: u32,
+    /// Most bytes worth growing for: the largest message the limits allow
+    /// plus its framing.
+    grow_limit: usize,
+}
+
+impl ReadBuffer {
+    /// A buffer for messages of at most `max_message` bytes of framing and
+    /// payload.
+    pub(crate) fn new(max_message: usize) -> Self {
+        ReadBuffer {
+            buf: Vec::new(),
+            start: 0,
+            base: 0,
+            small_streak: 0,
+            grow_limit: max_message.saturating_add(2 * READ_CHUNK),
+        }
+    }
+
+    /// The buffer to read into (see the decoders' `read_buf`): taken bytes
+    /// are dropped, and there is room for at least [`READ_CHUNK`] more.
+    pub(crate) fn read_buf(&mut self) -> &mut Vec<u8> {
+        let pending = self.pending_len();
+        if pending == 0 {
+            // Nothing pending: start over at the front for free.
+            self.base += self.buf.len() as u64;
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > 0
+            && (self.start >= pending || self.buf.capacity() - self.buf.len() < READ_CHUNK)
+        {
+            // Move the partial message to the front once the taken bytes
+            // before it are at least as many, so each byte moves O(1)
+            // times on average.
+            self.buf.copy_within(self.start.., 0);
+            self.buf.truncate(pending);
+            self.base += self.start as u64;
+            self.start = 0;
+        }
+        if self.small_streak >= SHRINK_AFTER
+            && pending <= READ_CHUNK
+            && self.buf.capacity() > 4 * READ_CHUNK
+        {
+            // Only small messages lately: give back what a large one took.
+            self.buf.shrink_to(2 * READ_CHUNK);
+        }
+        let want = self.buf.len() + READ_CHUNK;
+        if self.buf.capacity() < want {
+            // Grow geometrically, but never much past what the limit allows
+            // to be buffered (a message at the limit plus reads).
+            let cap = (2 * self.buf.capacity()).min(self.grow_limit).max(want);
+            self.buf.reserve_exact(cap - self.buf.len());
+        }
+        &mut self.buf
+    }
+
+    /// Appends `bytes` in read-sized pieces.
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(READ_CHUNK) {
+            self.read_buf().extend_from_slice(chunk);
+        }
+    }
+
+    /// Number of bytes not yet taken.
+    pub(crate) fn pending_len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// The bytes not yet taken.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Stream offset of the first byte not yet taken.
+    pub(crate) fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    /// Takes the first `n` pending bytes; returns where they are (for
+    /// [`bytes`](Self::bytes), valid until the next `read_buf`) and their
+    /// stream offset.
+    pub(crate) fn take(&mut self, n: usize) -> (Range<usize>, u64) {
+        debug_assert!(n <= self.pending_len());
+        let offset = self.offset();
+        let range = self.start..self.start + n;
+        self.start += n;
+        (range, offset)
+    }
+
+    /// Bytes taken by [`take`](Self::take).
+    pub(crate) fn bytes(&self, range: Range<usize>) -> &[u8] {
+        &self.buf[range]
+    }
+
+    /// Counts a decoded message of `len` bytes towards giving back memory.
+    pub(crate) fn note_message(&mut self, len: usize) {
+        if len <= READ_CHUNK {
+            self.small_streak = self.small_streak.saturating_add(1);
+        } else {
+            self.small_streak = 0;
+        }
+    }
+
+    /// Takes everything pending (end of stream); returns how much that was.
+    pub(crate) fn take_all(&mut self) -> usize {
+        let n = self.pending_len();
+        self.start = self.buf.len();
+        n
+    }
+}
