@@ -8,6 +8,8 @@ use std::process::{ExitCode, ExitStatus, Stdio};
 use std::time::Duration;
 
 use nodeipc::{Error, Serialization};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -70,11 +72,14 @@ async fn bridge(args: RunArgs) -> Result<ExitCode, BoxError> {
     // stdin → child, until stdin ends; then disconnect (or, with
     // --keep-open, hand back the sender to keep the channel open).
     let keep_open = args.keep_open;
+    let mode = args.serialization;
     let input = tokio::spawn(async move {
-        forward_stdin(tx, keep_open).await.unwrap_or_else(|e| {
-            eprintln!("nodeipc: sending to the child: {e}");
-            None
-        })
+        forward_stdin(tx, mode, keep_open)
+            .await
+            .unwrap_or_else(|e| {
+                eprintln!("nodeipc: sending to the child: {e}");
+                None
+            })
     });
 
     // child → stdout, until the child disconnects, or shortly after it
@@ -83,14 +88,15 @@ async fn bridge(args: RunArgs) -> Result<ExitCode, BoxError> {
     let mut status = None;
     loop {
         tokio::select! {
-            msg = rx.recv::<Raw>() => match msg {
-                Ok(Some(msg)) => {
-                    out.write_all(msg.get().as_bytes())?;
+            msg = next_line(&mut rx, mode) => match msg {
+                Ok(Some(Ok(line))) => {
+                    out.write_all(line.as_bytes())?;
                     out.write_all(b"\n")?;
                     if rx.buffered() == 0 {
                         out.flush()?;
                     }
                 }
+                Ok(Some(Err(e))) => eprintln!("nodeipc: from the child: {e}; skipped"),
                 Ok(None) => break,
                 Err(e) if e.is_recoverable() => eprintln!("nodeipc: from the child: {e}"),
                 Err(e) => {
@@ -113,11 +119,33 @@ async fn bridge(args: RunArgs) -> Result<ExitCode, BoxError> {
     Ok(exit_code(status))
 }
 
+/// The child's next message as one line of JSON. `json` messages are
+/// passed through as their exact text; `advanced` ones are written as
+/// `JSON.stringify` would write them (a Buffer as
+/// `{"type":"Buffer","data":[…]}`, a Map as `{}`, a Date as its ISO
+/// string…, see `Value::to_json`); one without a JSON form (a BigInt, a
+/// cycle) is the inner error.
+async fn next_line(
+    rx: &mut nodeipc::Receiver,
+    mode: Serialization,
+) -> nodeipc::Result<Option<Result<String, String>>> {
+    Ok(match mode {
+        Serialization::Json => rx.recv::<Raw>().await?.map(|m| Ok(m.get().to_owned())),
+        _ => rx.recv::<nodeipc::Value>().await?.map(|v| {
+            v.to_json()
+                .map(|j| j.to_string())
+                .map_err(|e| format!("message has no JSON form: {e}"))
+        }),
+    })
+}
+
 /// Sends each stdin line as one message; a line that is not JSON is
 /// reported and skipped. At the end, disconnects, or returns the sender
-/// with `keep_open`.
+/// with `keep_open`. In `advanced` mode a line is sent as the value
+/// `JSON.parse` makes of it.
 async fn forward_stdin(
     mut tx: nodeipc::Sender,
+    mode: Serialization,
     keep_open: bool,
 ) -> nodeipc::Result<Option<nodeipc::Sender>> {
     let mut stdin = BufReader::new(tokio::io::stdin());
@@ -131,8 +159,13 @@ async fn forward_stdin(
         number += 1;
         let text = line.trim_ascii();
         if !text.is_empty() {
-            match serde_json::from_slice::<Raw>(text) {
-                Ok(msg) => tx.feed(&msg).await?,
+            let parsed = match mode {
+                Serialization::Json => serde_json::from_slice::<Raw>(text).map(Line::Raw),
+                _ => serde_json::from_slice(text).map(Line::Parsed),
+            };
+            match parsed {
+                Ok(Line::Raw(msg)) => tx.feed(&msg).await?,
+                Ok(Line::Parsed(msg)) => tx.feed(&msg).await?,
                 Err(e) => eprintln!("nodeipc: stdin line {number}: not JSON ({e}); skipped"),
             }
         }
@@ -157,11 +190,30 @@ fn exit_code(status: ExitStatus) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
+/// One stdin line: kept as text for `json`, parsed for `advanced`.
+enum Line {
+    Raw(Raw),
+    Parsed(serde_json::Value),
+}
+
 /// `nodeipc echo`.
 pub fn echo() -> Result<ExitCode, BoxError> {
-    let (mut tx, mut rx) = nodeipc::blocking::Channel::from_env()?.split();
+    let channel = nodeipc::blocking::Channel::from_env()?;
+    let mode = std::env::var(nodeipc::child::SERIALIZATION_MODE_VAR);
+    if mode.as_deref() == Ok("advanced") {
+        echo_loop::<nodeipc::Value>(channel)
+    } else {
+        echo_loop::<Raw>(channel)
+    }
+}
+
+/// Answers each message with itself, received and sent as `T`.
+fn echo_loop<T: Serialize + DeserializeOwned>(
+    channel: nodeipc::blocking::Channel,
+) -> Result<ExitCode, BoxError> {
+    let (mut tx, mut rx) = channel.split();
     loop {
-        match rx.recv::<Raw>() {
+        match rx.recv::<T>() {
             Ok(Some(msg)) => {
                 tx.feed(&msg)?;
                 if rx.buffered() == 0 {

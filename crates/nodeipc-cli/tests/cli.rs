@@ -239,3 +239,64 @@ fn bench_quick_rust_pair_runs_and_reports_every_cell() {
         assert!(text.contains(mode), "{mode} missing from {text}");
     }
 }
+
+#[test]
+fn run_advanced_maps_js_values_to_json_like_json_stringify() {
+    if !have_node() {
+        return;
+    }
+    let script = "process.on('message', (m) => process.send({ got: m, buf: Buffer.from([1, 2]), map: new Map([[1, 2]]), date: new Date(0) }));";
+    let out = run_with_input(
+        Command::new(NODEIPC).args([
+            "run",
+            "--serialization",
+            "advanced",
+            "--",
+            "node",
+            "-e",
+            script,
+        ]),
+        b"{\"a\":[1,\"x\",null]}\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        lines(&out.stdout),
+        vec![
+            r#"{"got":{"a":[1,"x",null]},"buf":{"type":"Buffer","data":[1,2]},"map":{},"date":"1970-01-01T00:00:00.000Z"}"#
+        ]
+    );
+}
+
+#[test]
+fn echo_answers_advanced_node_parents_with_equal_values() {
+    if !have_node() {
+        return;
+    }
+    let script = r#"
+const { fork } = require('child_process');
+const { isDeepStrictEqual } = require('util');
+const [bin] = process.argv.slice(1);
+const circ = { name: 'c' }; circ.self = circ;
+const values = [null, -0, NaN, [2n ** 70n], 'é😀', Buffer.from([1, 2, 3]),
+                new Uint16Array([1, 65535]), new Map([[1, { a: 1 }]]), new Set(['x']),
+                new Date(0), /ab+c/gi, [1, , 3], circ, { big: 'x'.repeat(100000) }];
+const child = fork('echo', [], { execPath: bin, execArgv: [], serialization: 'advanced' });
+const got = [];
+child.on('message', (m) => {
+  got.push(m);
+  if (got.length === values.length) child.disconnect();
+});
+child.on('exit', (code) => {
+  const bad = values.filter((v, i) => !isDeepStrictEqual(v, got[i]));
+  if (code !== 0 || bad.length) {
+    console.error('exit', code, 'differ:', bad);
+    process.exit(1);
+  }
+  console.log('ok');
+});
+for (const v of values) child.send(v);
+"#;
+    let out = run_with_input(Command::new("node").args(["-e", script, NODEIPC]), b"");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lines(&out.stdout), vec!["ok"]);
+}

@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::json::{JsonDecoder, READ_CHUNK, SendBuf};
+use crate::codec::json::READ_CHUNK;
+use crate::codec::{Decoder, SendBuf, Serialization};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::message::{Message, from_frame, user_message};
+use crate::message::Message;
 use crate::sys;
 
 /// A blocking IPC channel; the same protocol and guarantees as the async
@@ -35,19 +36,19 @@ pub struct Channel {
 
 impl Channel {
     /// Wraps a connected unix stream socket (switched to blocking mode).
-    pub fn from_fd(fd: OwnedFd, limits: Limits) -> Result<Channel> {
+    pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
         sys::set_nonblocking(&fd, false)?;
         let io = Arc::new(UnixStream::from(fd));
         Ok(Channel {
             tx: Sender {
                 io: io.clone(),
-                out: SendBuf::new(limits.max_send_buffer),
+                out: SendBuf::new(serialization, limits.max_send_buffer),
                 limits,
                 closed: false,
             },
             rx: Receiver {
                 io,
-                dec: JsonDecoder::new(limits),
+                dec: Decoder::new(serialization, limits),
                 eof: false,
                 busy_poll: crate::Receiver::DEFAULT_BUSY_POLL,
             },
@@ -58,8 +59,8 @@ impl Channel {
     pub fn pair() -> Result<(Channel, Channel)> {
         let (a, b) = sys::stream_pair()?;
         Ok((
-            Channel::from_fd(a, Limits::default())?,
-            Channel::from_fd(b, Limits::default())?,
+            Channel::from_fd(a, Serialization::Json, Limits::default())?,
+            Channel::from_fd(b, Serialization::Json, Limits::default())?,
         ))
     }
 
@@ -70,7 +71,8 @@ impl Channel {
 
     /// [`from_env`](Self::from_env) with the given limits.
     pub fn from_env_with_limits(limits: Limits) -> Result<Channel> {
-        Channel::from_fd(crate::child::inherited_channel()?, limits)
+        let (fd, serialization) = crate::child::inherited_channel()?;
+        Channel::from_fd(fd, serialization, limits)
     }
 
     /// Splits into halves that can be used from different threads.
@@ -166,7 +168,7 @@ impl Sender {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.closed = true;
-                    self.out = SendBuf::new(0);
+                    self.out = SendBuf::new(Serialization::Json, 0);
                     return Err(Error::from_send(e));
                 }
             }
@@ -203,7 +205,7 @@ impl Drop for Sender {
 #[derive(Debug)]
 pub struct Receiver {
     io: Arc<UnixStream>,
-    dec: JsonDecoder,
+    dec: Decoder,
     eof: bool,
     busy_poll: Duration,
 }
@@ -213,10 +215,8 @@ impl Receiver {
     /// messages are skipped. See [`crate::channel::Receiver::recv`].
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         loop {
-            while let Some(frame) = self.dec.decode() {
-                if let Some(msg) = user_message(frame?) {
-                    return msg.map(Some);
-                }
+            if let Some(msg) = self.dec.user() {
+                return msg.map(Some);
             }
             if !self.fill()? {
                 self.dec.finish()?;
@@ -233,8 +233,8 @@ impl Receiver {
     /// The next message, user or internal.
     pub fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
         loop {
-            if let Some(frame) = self.dec.decode() {
-                return from_frame(frame?).map(Some);
+            if let Some(msg) = self.dec.message() {
+                return msg.map(Some);
             }
             if !self.fill()? {
                 self.dec.finish()?;

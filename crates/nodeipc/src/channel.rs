@@ -10,10 +10,11 @@ use serde::de::DeserializeOwned;
 use tokio::io::Interest;
 use tokio::net::UnixStream;
 
-use crate::codec::json::{JsonDecoder, READ_CHUNK, SendBuf};
+use crate::codec::json::READ_CHUNK;
+use crate::codec::{Decoder, SendBuf, Serialization};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::message::{Message, from_frame, user_message};
+use crate::message::Message;
 use crate::sys;
 
 /// An IPC channel to a Node process (or to another nodeipc peer), speaking
@@ -44,7 +45,7 @@ pub struct Channel {
 impl Channel {
     /// Wraps a connected unix stream socket. Must be called inside a tokio
     /// runtime (an error otherwise).
-    pub fn from_fd(fd: OwnedFd, limits: Limits) -> Result<Channel> {
+    pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
         in_runtime()?;
         sys::set_nonblocking(&fd, true)?;
         let io = Arc::new(UnixStream::from_std(std::os::unix::net::UnixStream::from(
@@ -53,13 +54,13 @@ impl Channel {
         Ok(Channel {
             tx: Sender {
                 io: io.clone(),
-                out: SendBuf::new(limits.max_send_buffer),
+                out: SendBuf::new(serialization, limits.max_send_buffer),
                 limits,
                 closed: false,
             },
             rx: Receiver {
                 io,
-                dec: JsonDecoder::new(limits),
+                dec: Decoder::new(serialization, limits),
                 eof: false,
                 busy_poll: Receiver::DEFAULT_BUSY_POLL,
             },
@@ -70,8 +71,8 @@ impl Channel {
     pub fn pair() -> Result<(Channel, Channel)> {
         let (a, b) = sys::stream_pair()?;
         Ok((
-            Channel::from_fd(a, Limits::default())?,
-            Channel::from_fd(b, Limits::default())?,
+            Channel::from_fd(a, Serialization::Json, Limits::default())?,
+            Channel::from_fd(b, Serialization::Json, Limits::default())?,
         ))
     }
 
@@ -86,7 +87,8 @@ impl Channel {
     pub fn from_env_with_limits(limits: Limits) -> Result<Channel> {
         // Checked first: failing after the fd was adopted would close it.
         in_runtime()?;
-        Channel::from_fd(crate::child::inherited_channel()?, limits)
+        let (fd, serialization) = crate::child::inherited_channel()?;
+        Channel::from_fd(fd, serialization, limits)
     }
 
     /// Splits into a sending and a receiving half that can live in
@@ -244,7 +246,7 @@ impl Sender {
                 Err(e) => {
                     // The channel is gone: what is queued can never go out.
                     self.closed = true;
-                    self.out = SendBuf::new(0);
+                    self.out = SendBuf::new(Serialization::Json, 0);
                     return Err(Error::from_send(e));
                 }
             }
@@ -259,7 +261,7 @@ impl Drop for Sender {
             return;
         }
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let out = std::mem::replace(&mut self.out, SendBuf::new(0));
+            let out = std::mem::replace(&mut self.out, SendBuf::new(Serialization::Json, 0));
             rt.spawn(flush_detached(self.io.clone(), out));
         }
     }
@@ -290,7 +292,7 @@ async fn flush_detached(io: Arc<UnixStream>, mut out: SendBuf) {
 #[derive(Debug)]
 pub struct Receiver {
     io: Arc<UnixStream>,
-    dec: JsonDecoder,
+    dec: Decoder,
     eof: bool,
     busy_poll: Duration,
 }
@@ -309,10 +311,8 @@ impl Receiver {
     /// `tokio::select!` loses no message.
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         loop {
-            while let Some(frame) = self.dec.decode() {
-                if let Some(msg) = user_message(frame?) {
-                    return msg.map(Some);
-                }
+            if let Some(msg) = self.dec.user() {
+                return msg.map(Some);
             }
             if self.eof {
                 self.dec.finish()?;
@@ -326,8 +326,8 @@ impl Receiver {
     /// [`recv`](Self::recv).
     pub async fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
         loop {
-            if let Some(frame) = self.dec.decode() {
-                return from_frame(frame?).map(Some);
+            if let Some(msg) = self.dec.message() {
+                return msg.map(Some);
             }
             if self.eof {
                 self.dec.finish()?;

@@ -12,7 +12,8 @@
 //!   in this process made it), not a socket, not a unix stream socket, or
 //!   already adopted (a process has one channel, adopted once);
 //! - fail with [`Error::UnsupportedSerialization`] for a mode other than
-//!   `json` (an unset mode means `json`, as in Node);
+//!   `json` and `advanced` (an unset mode means `json`, as in Node), and
+//!   speak the mode the parent chose;
 //! - set CLOEXEC on the fd, so programs this process spawns do not inherit
 //!   it (Node does the same).
 //!
@@ -48,7 +49,7 @@ pub const CHANNEL_FD_VAR: &str = "NODE_CHANNEL_FD";
 pub const SERIALIZATION_MODE_VAR: &str = "NODE_CHANNEL_SERIALIZATION_MODE";
 
 /// Validates and takes the fd named by `NODE_CHANNEL_FD`.
-pub(crate) fn inherited_channel() -> Result<OwnedFd> {
+pub(crate) fn inherited_channel() -> Result<(OwnedFd, Serialization)> {
     let Some(value) = std::env::var_os(CHANNEL_FD_VAR) else {
         return Err(Error::NoChannel);
     };
@@ -60,10 +61,11 @@ pub(crate) fn inherited_channel() -> Result<OwnedFd> {
     let Ok(fd) = value.parse::<i32>() else {
         return Err(invalid("not a file descriptor number".into()));
     };
-    if let Some(mode) = std::env::var_os(SERIALIZATION_MODE_VAR) {
-        mode.to_string_lossy().parse::<Serialization>()?;
-    }
-    sys::adopt_inherited_fd(fd).map_err(|e| {
+    let serialization = match std::env::var_os(SERIALIZATION_MODE_VAR) {
+        Some(mode) => mode.to_string_lossy().parse::<Serialization>()?,
+        None => Serialization::Json,
+    };
+    let fd = sys::adopt_inherited_fd(fd).map_err(|e| {
         invalid(match e {
             AdoptError::NotOpen => format!("fd {fd} is not open in this process"),
             AdoptError::CloseOnExec => format!(
@@ -77,7 +79,8 @@ pub(crate) fn inherited_channel() -> Result<OwnedFd> {
             }
             AdoptError::Io(e) => format!("cannot inspect fd {fd}: {e}"),
         })
-    })
+    })?;
+    Ok((fd, serialization))
 }
 
 /// Removes `NODE_CHANNEL_FD` and `NODE_CHANNEL_SERIALIZATION_MODE` from this

@@ -67,7 +67,7 @@ pub enum Error {
     },
     /// `NODE_CHANNEL_SERIALIZATION_MODE` (or the requested serialization)
     /// is not one this build speaks.
-    #[error("unsupported serialization mode {0:?} (supported: \"json\")")]
+    #[error("unsupported serialization mode {0:?} (supported: \"json\", \"advanced\")")]
     UnsupportedSerialization(String),
     /// An operating-system error.
     #[error(transparent)]
@@ -88,6 +88,9 @@ pub enum DecodeError {
     EmptyLine,
     /// The line is not JSON, or not JSON of the requested type.
     Json(serde_json::Error),
+    /// `advanced`: the value decoded but does not fit the requested Rust
+    /// type (or, for an internal message, has no JSON form).
+    Mismatch(String),
     /// `advanced`: a frame length prefix of 0 or of 2^31 or more. Node
     /// cannot read either (it crashes on the second, nodejs/node#61312); the
     /// frame's bytes are skipped and decoding goes on after it.
@@ -177,6 +180,7 @@ impl fmt::Display for DecodeError {
             DecodeError::FrameLength(len) => {
                 write!(f, "frame length {len} (expected 1 to 2^31 - 1)")
             }
+            DecodeError::Mismatch(e) => write!(f, "value does not fit the requested type: {e}"),
             DecodeError::UnsupportedVersion { found: Some(v) } => {
                 write!(f, "serialization format version {v} (expected 13 to 15)")
             }

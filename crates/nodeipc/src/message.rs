@@ -38,22 +38,3 @@ impl InternalMessage {
             .unwrap_or_default()
     }
 }
-
-/// Sorts one decoded line into a user or an internal message.
-pub(crate) fn from_frame<T: serde::de::DeserializeOwned>(
-    frame: crate::codec::json::Frame<'_>,
-) -> crate::Result<Message<T>> {
-    if frame.is_internal() {
-        Ok(Message::Internal(InternalMessage(frame.parse()?)))
-    } else {
-        Ok(Message::User(frame.parse()?))
-    }
-}
-
-/// The user message in `frame`, or `None` for an internal one (which is
-/// then not parsed at all).
-pub(crate) fn user_message<T: serde::de::DeserializeOwned>(
-    frame: crate::codec::json::Frame<'_>,
-) -> Option<crate::Result<T>> {
-    (!frame.is_internal()).then(|| frame.parse())
-}

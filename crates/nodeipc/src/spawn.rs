@@ -149,7 +149,10 @@ impl Command {
         let (ours, theirs) = self.prepare()?;
         let child = self.inner.spawn();
         self.finish_spawn(theirs);
-        Ok((child?, Channel::from_fd(ours, self.limits)?))
+        Ok((
+            child?,
+            Channel::from_fd(ours, self.serialization, self.limits)?,
+        ))
     }
 
     /// Spawns the child with a [`blocking::Channel`]; needs no runtime.
@@ -157,7 +160,10 @@ impl Command {
         let (ours, theirs) = self.prepare()?;
         let child = self.inner.as_std_mut().spawn();
         self.finish_spawn(theirs);
-        Ok((child?, blocking::Channel::from_fd(ours, self.limits)?))
+        Ok((
+            child?,
+            blocking::Channel::from_fd(ours, self.serialization, self.limits)?,
+        ))
     }
 
     /// Makes the socketpair and points the child's setup at its end.

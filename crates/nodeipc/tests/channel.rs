@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use nodeipc::{Channel, Error, Limits, Message, blocking};
+use nodeipc::{Channel, Error, Limits, Message, Serialization, blocking};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::time::timeout;
@@ -176,8 +176,8 @@ async fn a_message_of_the_wrong_type_is_an_error_and_the_next_one_arrives() {
 async fn too_large_messages_are_skipped() {
     let (x, y) = std::os::unix::net::UnixStream::pair().unwrap();
     let limits = Limits::default().with_max_message_len(1000);
-    let mut a = Channel::from_fd(x.into(), Limits::default()).unwrap();
-    let mut b = Channel::from_fd(y.into(), limits).unwrap();
+    let mut a = Channel::from_fd(x.into(), Serialization::Json, Limits::default()).unwrap();
+    let mut b = Channel::from_fd(y.into(), Serialization::Json, limits).unwrap();
     tokio::spawn(async move {
         a.send(&"small").await.unwrap();
         a.send(&"x".repeat(1_000_000)).await.unwrap();
@@ -226,7 +226,7 @@ fn dropping_a_sender_then_the_runtime_neither_hangs_nor_crashes() {
         .unwrap();
     let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     rt.block_on(async {
-        let mut a = Channel::from_fd(a.into(), Limits::default()).unwrap();
+        let mut a = Channel::from_fd(a.into(), Serialization::Json, Limits::default()).unwrap();
         for _ in 0..20 {
             a.feed(&"z".repeat(50_000)).await.unwrap();
         }

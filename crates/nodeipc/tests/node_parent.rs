@@ -96,7 +96,8 @@ fn cases() -> Vec<(String, CaseFn)> {
     node_case("grandchild:spawn:blocking");
     node_case("adoptTwice:fork:-");
     node_case("adoptTwice:spawn:-");
-    node_case("advanced:fork:-");
+    node_case("advanced:fork:async");
+    node_case("advanced:spawn:blocking");
 
     // from_env errors, with the child started directly by the runner.
     let mut direct = |name: &str, fd: Option<&str>, stdin: fn() -> Stdio, expect: String| {

@@ -5,6 +5,9 @@
 
 mod buffer;
 pub mod json;
+mod wire;
+pub(crate) use wire::Decoder;
+pub use wire::SendBuf;
 pub mod v8;
 
 use std::fmt;
@@ -19,6 +22,11 @@ pub enum Serialization {
     /// `JSON.stringify` lines: Node's default.
     #[default]
     Json,
+    /// V8's ValueSerializer format with a length prefix (Node's
+    /// `serialization: 'advanced'`): Buffers, Maps, BigInts, Dates and
+    /// cycles survive. Rust types go through [`crate::Value`]
+    /// (`to_value` / `from_value`).
+    Advanced,
 }
 
 impl Serialization {
@@ -26,6 +34,7 @@ impl Serialization {
     pub fn as_str(self) -> &'static str {
         match self {
             Serialization::Json => "json",
+            Serialization::Advanced => "advanced",
         }
     }
 }
@@ -42,6 +51,7 @@ impl FromStr for Serialization {
     fn from_str(s: &str) -> Result<Self, Error> {
         match s {
             "json" => Ok(Serialization::Json),
+            "advanced" => Ok(Serialization::Advanced),
             other => Err(Error::UnsupportedSerialization(other.to_owned())),
         }
     }

@@ -53,12 +53,14 @@ mod eq;
 mod json;
 mod names;
 mod object;
+mod serde;
 mod string;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use self::serde::{from_value, from_value_ref, to_value};
 pub use array::JsArray;
 pub use bigint::BigInt;
 pub use buffer::{ArrayBufferView, JsArrayBuffer, ViewKind};

@@ -245,13 +245,13 @@ const cases = {
     await expectExit(c, EXIT_ON_EOF);
   },
 
-  // A Node parent with serialization: 'advanced': from_env refuses it.
+  // A Node parent with serialization: 'advanced': from_env speaks it.
   async advanced() {
-    const c = start('expect-error', {
-      serialization: 'advanced',
-      env: { NODEIPC_TEST_EXPECT: 'unsupported|advanced' },
-    });
-    await expectExit(c, 0);
+    const c = start(`echo-${variant}`, { serialization: 'advanced' });
+    c.child.send('héllo 😀 \u2028');
+    assert.deepEqual(await c.next(), 'héllo 😀 \u2028');
+    c.child.disconnect();
+    await expectExit(c, EXIT_ON_EOF);
   },
 };
 

@@ -35,71 +35,6 @@ pub fn encode<T: Serialize + ?Sized>(msg: &T, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-/// Encoded messages waiting to be written, shared by the async and blocking
-/// senders: messages are appended whole, writes take bytes off the front.
-#[derive(Debug)]
-pub struct SendBuf {
-    buf: Vec<u8>,
-    written: usize,
-    /// Capacity kept after a large message has gone out.
-    keep: usize,
-}
-
-impl SendBuf {
-    /// An empty buffer that keeps up to `keep` bytes of capacity when idle.
-    pub fn new(keep: usize) -> Self {
-        SendBuf {
-            buf: Vec::new(),
-            written: 0,
-            keep,
-        }
-    }
-
-    /// Encodes `msg` at the end (see [`encode`]); nothing is added on error.
-    pub fn push<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
-        if self.written > 0 && self.written >= self.buf.len() - self.written {
-            // Most of the buffer is already written: move the rest down
-            // instead of growing.
-            self.buf.copy_within(self.written.., 0);
-            self.buf.truncate(self.buf.len() - self.written);
-            self.written = 0;
-        }
-        encode(msg, &mut self.buf)
-    }
-
-    /// Bytes not yet written.
-    pub fn pending(&self) -> &[u8] {
-        &self.buf[self.written..]
-    }
-
-    /// Number of bytes not yet written.
-    pub fn len(&self) -> usize {
-        self.buf.len() - self.written
-    }
-
-    /// Whether everything has been written.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Records that the first `n` pending bytes were written.
-    pub fn advance(&mut self, n: usize) {
-        assert!(
-            n <= self.len(),
-            "advance({n}) past the {} pending bytes",
-            self.len()
-        );
-        self.written += n;
-        if self.written == self.buf.len() {
-            self.written = 0;
-            self.buf.clear();
-            if self.buf.capacity() > self.keep {
-                self.buf = Vec::new();
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,19 +85,5 @@ mod tests {
         let bad: std::collections::HashMap<Vec<u8>, i32> = [(vec![1], 1)].into();
         assert!(matches!(encode(&bad, &mut out), Err(Error::Encode(_))));
         assert_eq!(out, b"x");
-    }
-
-    #[test]
-    fn send_buf_takes_writes_off_the_front() {
-        let mut b = SendBuf::new(16);
-        b.push(&1).unwrap();
-        b.push(&"ab").unwrap();
-        assert_eq!(b.pending(), b"1\n\"ab\"\n");
-        b.advance(3);
-        assert_eq!(b.pending(), b"ab\"\n");
-        b.push(&2).unwrap();
-        assert_eq!(b.pending(), b"ab\"\n2\n");
-        b.advance(6);
-        assert!(b.is_empty());
     }
 }

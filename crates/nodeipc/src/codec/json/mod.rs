@@ -17,4 +17,4 @@ mod ser;
 
 pub use super::buffer::READ_CHUNK;
 pub use decode::{Frame, JsonDecoder};
-pub use encode::{SendBuf, encode};
+pub use encode::encode;

@@ -1,0 +1,481 @@
+//! The serde `Deserializer` over a borrowed [`Value`]: see
+//! [`from_value`](crate::value::from_value) for the mapping.
+
+use ::serde::de::value::{Error, SeqDeserializer};
+use ::serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, Error as _, IntoDeserializer, MapAccess,
+    VariantAccess, Visitor,
+};
+use ::serde::forward_to_deserialize_any;
+
+use super::value_impl::{VALUE_TOKEN, with_slot};
+use crate::value::{JsString, Key, Primitive, Value};
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// A hole reads as `undefined`.
+static UNDEFINED: Value = Value::Undefined;
+
+/// Holey arrays longer than this are refused: their holes would be
+/// produced one by one (a 40-byte message can declare 2^32 − 2 of them).
+const MAX_HOLEY_LEN: usize = 1 << 24;
+
+/// The deserializer of one value.
+pub(super) struct De<'de>(pub(super) &'de Value);
+
+/// The JS type of `v`, for error messages.
+fn js_type(v: &Value) -> &'static str {
+    match v {
+        Value::Undefined => "undefined",
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) | Value::Double(_) => "number",
+        Value::BigInt(_) => "bigint",
+        Value::String(_) => "string",
+        Value::Array(_) => "Array",
+        Value::Object(_) => "Object",
+        Value::Map(_) => "Map",
+        Value::Set(_) => "Set",
+        Value::Date(_) => "Date",
+        Value::RegExp(_) => "RegExp",
+        Value::Boxed(_) => "boxed primitive",
+        Value::ArrayBuffer(_) => "ArrayBuffer",
+        Value::View(v) => v.kind().name(),
+        Value::Error(_) => "Error",
+        Value::Circular(_) => "circular reference",
+    }
+}
+
+fn unsupported(v: &Value) -> Error {
+    Error::custom(format_args!(
+        "a JS {} cannot be deserialized into a Rust value",
+        js_type(v)
+    ))
+}
+
+/// 2^63 and 2^64 as doubles.
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+
+/// A number to the visitor: integral ones as integers (`u64` when
+/// non-negative, else `i64`), others (and `-0`) as `f64`.
+fn visit_number<'de, V: Visitor<'de>>(n: f64, visitor: V) -> Result<V::Value> {
+    if n.fract() == 0.0 && !(n == 0.0 && n.is_sign_negative()) {
+        if (0.0..TWO_64).contains(&n) {
+            return visitor.visit_u64(n as u64);
+        }
+        if (-TWO_63..0.0).contains(&n) {
+            return visitor.visit_i64(n as i64);
+        }
+    }
+    visitor.visit_f64(n)
+}
+
+fn visit_str<'de, V: Visitor<'de>>(s: &'de JsString, visitor: V) -> Result<V::Value> {
+    match s.as_str() {
+        Some(s) => visitor.visit_borrowed_str(s),
+        None => visitor.visit_string(s.to_string_lossy().into_owned()),
+    }
+}
+
+fn visit_bigint<'de, V: Visitor<'de>>(b: &crate::value::BigInt, visitor: V) -> Result<V::Value> {
+    if let Some(n) = b.to_u64() {
+        visitor.visit_u64(n)
+    } else if let Some(n) = b.to_i64() {
+        visitor.visit_i64(n)
+    } else if let Some(n) = b.to_u128() {
+        visitor.visit_u128(n)
+    } else if let Some(n) = b.to_i128() {
+        visitor.visit_i128(n)
+    } else {
+        Err(Error::custom(format_args!(
+            "BigInt {b} does not fit 128 bits"
+        )))
+    }
+}
+
+impl<'de> De<'de> {
+    /// An integer hint: as `deserialize_any`, but `-0` is `0`.
+    fn integer<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.0 {
+            Value::Number(n) | Value::Double(n) if *n == 0.0 => visitor.visit_u64(0),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    /// A Buffer, ArrayBuffer or typed array's bytes, if this is one.
+    fn bytes(&self) -> Option<&'de [u8]> {
+        self.0.as_bytes().map(|b| &b[..])
+    }
+}
+
+impl<'de> Deserializer<'de> for De<'de> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.0 {
+            Value::Undefined | Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Number(n) | Value::Double(n) => visit_number(*n, visitor),
+            Value::BigInt(b) => visit_bigint(b, visitor),
+            Value::String(s) => visit_str(s, visitor),
+            Value::Array(a) => {
+                if !a.is_packed() && a.len() > MAX_HOLEY_LEN {
+                    return Err(Error::custom(format_args!(
+                        "sparse array of length {} (more than {MAX_HOLEY_LEN})",
+                        a.len()
+                    )));
+                }
+                let items = a.iter().map(|v| De(v.unwrap_or(&UNDEFINED)));
+                let mut seq = SeqDeserializer::new(items);
+                let v = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(v)
+            }
+            Value::Object(o) => {
+                let mut map = ObjectAccess {
+                    iter: o.iter(),
+                    value: None,
+                };
+                let v = visitor.visit_map(&mut map)?;
+                if map.iter.next().is_some() {
+                    return Err(Error::invalid_length(o.len(), &"fewer entries"));
+                }
+                Ok(v)
+            }
+            Value::Map(m) => {
+                let entries = m.entries().iter().map(|(k, v)| (De(k), De(v)));
+                let mut map = de::value::MapDeserializer::new(entries);
+                let v = visitor.visit_map(&mut map)?;
+                map.end()?;
+                Ok(v)
+            }
+            Value::Set(s) => {
+                let mut seq = SeqDeserializer::new(s.values().iter().map(De));
+                let v = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(v)
+            }
+            Value::Date(d) => visitor.visit_f64(d.time()),
+            Value::Boxed(p) => match &**p {
+                Primitive::Boolean(b) => visitor.visit_bool(*b),
+                Primitive::Number(n) => visit_number(*n, visitor),
+                Primitive::BigInt(b) => visit_bigint(b, visitor),
+                Primitive::String(s) => visit_str(s, visitor),
+            },
+            Value::ArrayBuffer(b) => visitor.visit_borrowed_bytes(b.bytes()),
+            Value::View(v) => visitor.visit_borrowed_bytes(v.bytes()),
+            Value::RegExp(_) | Value::Error(_) | Value::Circular(_) => Err(unsupported(self.0)),
+        }
+    }
+
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.integer(visitor)
+    }
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.integer(visitor)
+    }
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.integer(visitor)
+    }
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.integer(visitor)
+    }
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.integer(visitor)
+    }
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.integer(visitor)
+    }
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.integer(visitor)
+    }
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.integer(visitor)
+    }
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.integer(visitor)
+    }
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_f64(visitor)
+    }
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.0 {
+            Value::Number(n) | Value::Double(n) => visitor.visit_f64(*n),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.0 {
+            Value::Undefined | Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        if name == VALUE_TOKEN {
+            return with_slot(self.0.clone(), || visitor.visit_newtype_struct(self));
+        }
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.bytes() {
+            Some(bytes) => {
+                let mut seq = SeqDeserializer::new(bytes.iter().copied());
+                let v = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(v)
+            }
+            None => self.deserialize_any(visitor),
+        }
+    }
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        match self.0 {
+            Value::String(s) => visitor.visit_enum(Variant {
+                name: KeyDe::Name(s),
+                content: None,
+            }),
+            Value::Object(o) if o.len() == 1 => {
+                let (key, content) = o.iter().next().expect("one property");
+                visitor.visit_enum(Variant {
+                    name: KeyDe::from(key),
+                    content: Some(content),
+                })
+            }
+            other => Err(Error::custom(format_args!(
+                "expected a string or an object with one property for an enum, found a JS {}",
+                js_type(other)
+            ))),
+        }
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_unit()
+    }
+
+    forward_to_deserialize_any! {
+        bool char str string bytes byte_buf unit unit_struct map struct identifier
+    }
+}
+
+impl<'de> IntoDeserializer<'de, Error> for De<'de> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+/// An object's properties as a map.
+struct ObjectAccess<'de, I> {
+    iter: I,
+    value: Option<&'de Value>,
+}
+
+impl<'de, I: Iterator<Item = (Key<'de>, &'de Value)>> MapAccess<'de> for ObjectAccess<'de, I> {
+    type Error = Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        match self.iter.next() {
+            Some((key, value)) => {
+                self.value = Some(value);
+                seed.deserialize(KeyDe::from(key)).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value> {
+        let value = self
+            .value
+            .take()
+            .ok_or_else(|| Error::custom("next_value before next_key"))?;
+        seed.deserialize(De(value))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.iter.size_hint().1
+    }
+}
+
+/// A property key: a string, which integer, float and bool types parse (as
+/// serde_json does for its object keys).
+enum KeyDe<'de> {
+    Index(u32),
+    Name(&'de JsString),
+}
+
+impl<'de> From<Key<'de>> for KeyDe<'de> {
+    fn from(key: Key<'de>) -> Self {
+        match key {
+            Key::Index(i) => KeyDe::Index(i),
+            Key::Name(s) => KeyDe::Name(s),
+        }
+    }
+}
+
+impl<'de> KeyDe<'de> {
+    fn parse<T: std::str::FromStr, V: Visitor<'de>>(
+        self,
+        visitor: V,
+        visit: impl FnOnce(V, T) -> Result<V::Value>,
+    ) -> Result<V::Value> {
+        let text = match self {
+            KeyDe::Index(i) => i.to_string(),
+            KeyDe::Name(s) => s.to_string_lossy().into_owned(),
+        };
+        match text.parse() {
+            Ok(n) => visit(visitor, n),
+            Err(_) => Err(Error::invalid_type(de::Unexpected::Str(&text), &visitor)),
+        }
+    }
+}
+
+macro_rules! parse_key {
+    ($($method:ident => $t:ty, $visit:ident;)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            self.parse(visitor, |v, n: $t| v.$visit(n))
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> for KeyDe<'de> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self {
+            KeyDe::Index(i) => visitor.visit_string(i.to_string()),
+            KeyDe::Name(s) => visit_str(s, visitor),
+        }
+    }
+
+    parse_key! {
+        deserialize_bool => bool, visit_bool;
+        deserialize_i8 => i8, visit_i8;
+        deserialize_i16 => i16, visit_i16;
+        deserialize_i32 => i32, visit_i32;
+        deserialize_i64 => i64, visit_i64;
+        deserialize_i128 => i128, visit_i128;
+        deserialize_u8 => u8, visit_u8;
+        deserialize_u16 => u16, visit_u16;
+        deserialize_u32 => u32, visit_u32;
+        deserialize_u64 => u64, visit_u64;
+        deserialize_u128 => u128, visit_u128;
+        deserialize_f32 => f32, visit_f32;
+        deserialize_f64 => f64, visit_f64;
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_enum(Variant {
+            name: self,
+            content: None,
+        })
+    }
+
+    forward_to_deserialize_any! {
+        char str string bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
+        identifier ignored_any
+    }
+}
+
+/// An enum: the variant name, and the content unless it is a unit variant
+/// written as a string.
+struct Variant<'de> {
+    name: KeyDe<'de>,
+    content: Option<&'de Value>,
+}
+
+impl<'de> EnumAccess<'de> for Variant<'de> {
+    type Error = Error;
+    type Variant = VariantContent<'de>;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self::Variant)> {
+        let name = seed.deserialize(self.name)?;
+        Ok((name, VariantContent(self.content)))
+    }
+}
+
+struct VariantContent<'de>(Option<&'de Value>);
+
+impl<'de> VariantContent<'de> {
+    fn content(self, expected: &str) -> Result<De<'de>> {
+        match self.0 {
+            Some(v) => Ok(De(v)),
+            None => Err(Error::invalid_type(de::Unexpected::UnitVariant, &expected)),
+        }
+    }
+}
+
+impl<'de> VariantAccess<'de> for VariantContent<'de> {
+    type Error = Error;
+
+    fn unit_variant(self) -> Result<()> {
+        match self.0 {
+            None | Some(Value::Undefined | Value::Null) => Ok(()),
+            Some(v) => Err(Error::custom(format_args!(
+                "expected no content for a unit variant, found a JS {}",
+                js_type(v)
+            ))),
+        }
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value> {
+        seed.deserialize(self.content("newtype variant")?)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value> {
+        self.content("tuple variant")?
+            .deserialize_tuple(len, visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.content("struct variant")?.deserialize_any(visitor)
+    }
+}

@@ -1,0 +1,132 @@
+//! The `advanced` serialization over a real channel with a real Node child:
+//! typed Rust values through serde, and JS values Node alone can send
+//! (Buffer, BigInt, Map, Date, cycles) as `nodeipc::Value`.
+
+mod common;
+
+use std::time::Duration;
+
+use nodeipc::{Command, Serialization, Value};
+use serde::{Deserialize, Serialize};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Job {
+    id: u32,
+    name: String,
+    tags: Vec<String>,
+    weight: f64,
+    parent: Option<u32>,
+    big: u64,
+}
+
+fn node_child(script: &str) -> Option<(tokio::process::Child, nodeipc::Channel)> {
+    let node = common::node()?;
+    Some(
+        Command::new(node)
+            .arg("-e")
+            .arg(script)
+            .serialization(Serialization::Advanced)
+            .spawn()
+            .expect("spawn node"),
+    )
+}
+
+#[tokio::test]
+async fn typed_messages_round_trip_through_a_node_child() {
+    let Some((mut child, mut ch)) = node_child(
+        "process.on('message', (m) => process.send({ echo: m, kinds: [typeof m.big, m.parent === undefined] }));",
+    ) else {
+        return;
+    };
+    let job = Job {
+        id: 7,
+        name: "héllo 😀 \u{2028}".into(),
+        tags: vec!["a".into(), String::new()],
+        weight: -0.5,
+        parent: None,
+        big: u64::MAX,
+    };
+    #[derive(Deserialize)]
+    struct Reply {
+        echo: Job,
+        kinds: (String, bool),
+    }
+    common::timeout(LIMIT, async {
+        ch.send(&job).await.unwrap();
+        let reply: Reply = ch.recv().await.unwrap().expect("reply");
+        assert_eq!(reply.echo, job);
+        // u64 past 2^53 travels as a BigInt; None as undefined.
+        assert_eq!(reply.kinds, ("bigint".to_string(), true));
+    })
+    .await;
+    drop(ch);
+    assert!(child.wait().await.unwrap().success());
+}
+
+#[tokio::test]
+async fn js_only_values_from_node_arrive_as_values() {
+    let Some((mut child, mut ch)) = node_child(
+        "const o = { buf: Buffer.from([1, 2, 3]), big: 2n ** 64n, date: new Date(0), map: new Map([[1, 'a']]) };
+         o.self = o;
+         process.send(o);
+         process.on('message', () => process.disconnect());",
+    ) else {
+        return;
+    };
+    common::timeout(LIMIT, async {
+        let v: Value = ch.recv().await.unwrap().expect("message");
+        assert_eq!(
+            v.get("buf").and_then(Value::as_bytes).map(|b| b.to_vec()),
+            Some(vec![1, 2, 3])
+        );
+        assert!(matches!(v.get("big"), Some(Value::BigInt(_))));
+        assert!(matches!(v.get("date"), Some(Value::Date(_))));
+        assert!(matches!(v.get("map"), Some(Value::Map(_))));
+        assert!(matches!(v.get("self"), Some(Value::Circular(_))));
+        ch.send(&"bye").await.unwrap();
+        assert_eq!(ch.recv::<Value>().await.unwrap(), None);
+    })
+    .await;
+    assert!(child.wait().await.unwrap().success());
+}
+
+#[tokio::test]
+async fn many_messages_arrive_in_order_both_ways() {
+    let Some((mut child, ch)) = node_child(
+        "let n = 0; process.on('message', (m) => { if (m.i !== n++) throw new Error('order'); process.send(m); });",
+    ) else {
+        return;
+    };
+    #[derive(Serialize, Deserialize)]
+    struct M {
+        i: u32,
+        s: String,
+    }
+    let (mut tx, mut rx) = ch.split();
+    let count = 20_000;
+    let sender = tokio::spawn(async move {
+        for i in 0..count {
+            tx.feed(&M {
+                i,
+                s: "x".repeat((i % 50) as usize),
+            })
+            .await
+            .unwrap();
+        }
+        tx.flush().await.unwrap();
+        tx
+    });
+    common::timeout(LIMIT, async {
+        for i in 0..count {
+            let m: M = rx.recv().await.unwrap().expect("echo");
+            assert_eq!(m.i, i);
+            assert_eq!(m.s.len(), (i % 50) as usize);
+        }
+    })
+    .await;
+    drop(sender.await.unwrap());
+    drop(rx);
+    assert!(child.wait().await.unwrap().success());
+}
