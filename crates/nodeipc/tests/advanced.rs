@@ -130,3 +130,62 @@ async fn many_messages_arrive_in_order_both_ways() {
     drop(rx);
     assert!(child.wait().await.unwrap().success());
 }
+
+#[tokio::test]
+async fn buffers_and_strings_from_0_bytes_to_8_mib_survive_a_node_echo() {
+    let Some((mut child, mut ch)) = node_child(
+        "process.on('message', (m) => process.send({ b: m.b, s: m.s, isBuf: Buffer.isBuffer(m.b) }));",
+    ) else {
+        return;
+    };
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Blob {
+        b: bytes::Bytes,
+        s: String,
+    }
+    #[derive(Deserialize)]
+    struct Reply {
+        b: bytes::Bytes,
+        s: String,
+        #[serde(rename = "isBuf")]
+        is_buf: bool,
+    }
+    common::timeout(LIMIT, async {
+        for size in [0usize, 1, 65_535, 65_536, 1 << 20, 8 << 20] {
+            let b: bytes::Bytes = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            let s = common::pattern(size);
+            ch.send(&Blob {
+                b: b.clone(),
+                s: s.clone(),
+            })
+            .await
+            .unwrap();
+            let r: Reply = ch.recv().await.unwrap().expect("reply");
+            assert!(r.is_buf, "size {size}: Node did not get a Buffer");
+            assert_eq!(r.b, b, "size {size}");
+            assert_eq!(r.s, s, "size {size}");
+        }
+    })
+    .await;
+    drop(ch);
+    assert!(child.wait().await.unwrap().success());
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_small_messages_from_node_arrive_in_order() {
+    let Some((mut child, mut ch)) = node_child(
+        "process.once('message', () => { for (let i = 0; i < 100000; i++) process.send(i); process.send('done'); });",
+    ) else {
+        return;
+    };
+    common::timeout(LIMIT, async {
+        ch.send(&"go").await.unwrap();
+        for i in 0..100_000u32 {
+            assert_eq!(ch.recv::<u32>().await.unwrap(), Some(i));
+        }
+        assert_eq!(ch.recv::<String>().await.unwrap().as_deref(), Some("done"));
+    })
+    .await;
+    drop(ch);
+    assert!(child.wait().await.unwrap().success());
+}
