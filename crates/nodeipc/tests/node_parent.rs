@@ -90,6 +90,8 @@ fn cases() -> Vec<(String, CaseFn)> {
     ] {
         node_case(&format!("sendExit:{how}:{variant}"));
     }
+    node_case("sendExitAdvanced:fork:async-send");
+    node_case("sendExitAdvanced:spawn:blocking-feed-flush");
     node_case("limited:fork:async");
     node_case("limited:spawn:blocking");
     node_case("grandchild:fork:async");

@@ -179,15 +179,28 @@ const cases = {
 
   // The Rust child sends 20 MB and calls std::process::exit(0) at once.
   async sendExit() {
-    const n = 20_000_000;
-    const c = start(`send-exit-${variant}`, { env: { NODEIPC_TEST_SIZE: String(n) } });
-    const m = await c.next();
-    assert.equal(typeof m.big, 'string', 'a {big} message');
-    assert.equal(m.big.length, n, 'the whole message arrived');
-    assert.ok(m.big === pattern(n), 'the message arrived changed');
-    await expectExit(c, 0);
+    await sendExitWith(undefined);
   },
 
+  // The same over serialization: 'advanced'.
+  async sendExitAdvanced() {
+    await sendExitWith('advanced');
+  },
+};
+
+// A Rust child sends one 20 MB message and calls std::process::exit at
+// once: all of it must arrive.
+async function sendExitWith(serialization) {
+  const n = 20_000_000;
+  const c = start(`send-exit-${variant}`, { serialization, env: { NODEIPC_TEST_SIZE: String(n) } });
+  const m = await c.next();
+  assert.equal(typeof m.big, 'string', 'a {big} message');
+  assert.equal(m.big.length, n, 'the whole message arrived');
+  assert.ok(m.big === pattern(n), 'the message arrived changed');
+  await expectExit(c, 0);
+}
+
+Object.assign(cases, {
   // NODE_* messages reach recv_message as internal and are skipped by recv.
   async internal() {
     const c = start(`internal-${variant}`);
@@ -253,7 +266,7 @@ const cases = {
     c.child.disconnect();
     await expectExit(c, EXIT_ON_EOF);
   },
-};
+});
 
 const timer = setTimeout(() => {
   console.log(`parent.js: case ${caseName} timed out after ${CASE_TIMEOUT_MS} ms`);
