@@ -189,3 +189,52 @@ async fn a_hundred_thousand_small_messages_from_node_arrive_in_order() {
     drop(ch);
     assert!(child.wait().await.unwrap().success());
 }
+
+#[tokio::test]
+async fn every_value_kind_survives_a_rust_parent_echo_as_node_checks_it() {
+    // The Node child sends each value; the Rust parent answers with what
+    // it decoded; Node compares with util.isDeepStrictEqual.
+    let Some((mut child, mut ch)) = node_child(
+        r#"
+const { isDeepStrictEqual } = require('util');
+const circ = { name: 'c' }; circ.self = circ;
+const shared = { k: 1 };
+const ab = new ArrayBuffer(16);
+const err = new RangeError('boom', { cause: 1 });
+const values = [null, true, -0, NaN, Infinity, 2 ** 31, 2 ** 53 + 1, 1.5, [2n ** 70n, -5n],
+  '', 'héllo', 'h€llo 😀', '\ud800', 'x'.repeat(70000), [1, , 3], Object.assign([1, 2], { p: 3 }),
+  { 1: 'a', b: 'c' }, { x: shared, y: shared }, circ, new Date(0), /ab+c/gi,
+  new Map([[1, { a: 1 }], ['k', [2]]]), new Set(['x', 1]), Buffer.from([1, 2, 3]),
+  new Uint8Array([1, 2]), new Int16Array([-1, 2]), new Float64Array([0.5]),
+  new BigInt64Array([-1n]), new Uint8Array(ab, 4, 8), new DataView(ab, 2, 4), ab,
+  [new String('s'), new Number(2), new Boolean(false)], err, { outer: { inner: [null] } }];
+const got = [];
+process.on('message', (m) => {
+  got.push(m);
+  if (got.length < values.length) return;
+  const bad = values.map((v, i) => i).filter((i) => !isDeepStrictEqual(values[i], got[i]));
+  process.send({ report: true, bad: bad.map((i) => String(i)) });
+});
+for (const v of values) process.send(v);
+"#,
+    ) else {
+        return;
+    };
+    common::timeout(LIMIT, async {
+        loop {
+            let v: Value = ch.recv().await.unwrap().expect("message");
+            if v.get("report").and_then(Value::as_bool) == Some(true) {
+                let bad = format!("{:?}", v.get("bad"));
+                assert!(
+                    matches!(v.get("bad"), Some(Value::Array(a)) if a.is_empty()),
+                    "values Node found changed (indexes): {bad}"
+                );
+                break;
+            }
+            ch.send(&v).await.unwrap();
+        }
+    })
+    .await;
+    drop(ch);
+    assert!(child.wait().await.unwrap().success());
+}
