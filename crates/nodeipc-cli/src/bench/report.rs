@@ -156,6 +156,57 @@ const PAIR_TITLES: [(Pair, &str); 3] = [
     (Pair::NodeNode, "Node↔Node"),
 ];
 
+/// Appends one markdown table: for each row its cell, then `cell_heads`
+/// columns per pair in `titles` (filled by `cells`), then a ratio to
+/// Node↔Node per pair in `ratios`. Nothing when `rows` is empty.
+fn write_table(
+    s: &mut String,
+    rows: &[&Row],
+    titles: &[&(Pair, &str)],
+    ratios: &[&(Pair, &str)],
+    cell_heads: &[&str],
+    ratio_note: &str,
+    cells: impl Fn(&Row, Pair) -> Vec<String>,
+) {
+    if rows.is_empty() {
+        return;
+    }
+    let mut head = "| serialization | workload | size | count |".to_owned();
+    let mut rule = "|---|---|---|---:|".to_owned();
+    for (_, t) in titles {
+        for h in cell_heads {
+            let _ = write!(head, " {t} {h} |");
+            rule.push_str("---:|");
+        }
+    }
+    for (_, t) in ratios {
+        let _ = write!(head, " {t} ÷ Node↔Node{ratio_note} |");
+        rule.push_str("---:|");
+    }
+    let _ = writeln!(s, "{head}\n{rule}");
+    for r in rows {
+        let c = &r.cell;
+        let _ = write!(
+            s,
+            "| {} | {} | {} | {} |",
+            c.serialization.as_str(),
+            r.workload(),
+            c.size.as_str(),
+            c.count
+        );
+        for (p, _) in titles {
+            for text in cells(r, *p) {
+                let _ = write!(s, " {text} |");
+            }
+        }
+        for (p, _) in ratios {
+            let _ = write!(s, " {} |", ratio_text(r.get(*p), r.get(Pair::NodeNode)));
+        }
+        s.push('\n');
+    }
+    s.push('\n');
+}
+
 /// The tables and the target list as markdown.
 pub fn markdown(machine: &Machine, rows: &[Row], pairs: &[Pair], quick: bool) -> String {
     let mut s = String::new();
@@ -165,6 +216,7 @@ pub fn markdown(machine: &Machine, rows: &[Row], pairs: &[Pair], quick: bool) ->
         .collect();
     let ratios: Vec<_> = titles
         .iter()
+        .copied()
         .filter(|(p, _)| *p != Pair::NodeNode && pairs.contains(&Pair::NodeNode))
         .collect();
     let _ = writeln!(
@@ -191,89 +243,46 @@ pub fn markdown(machine: &Machine, rows: &[Row], pairs: &[Pair], quick: bool) ->
 
     let (lat, thr): (Vec<&Row>, Vec<&Row>) =
         rows.iter().partition(|r| r.cell.mode == Mode::Roundtrip);
-    if !thr.is_empty() {
-        let mut head = "| serialization | workload | size | count |".to_owned();
-        let mut rule = "|---|---|---|---:|".to_owned();
-        for (_, t) in &titles {
-            let _ = write!(head, " {t} msgs/s | {t} MB/s |");
-            rule.push_str("---:|---:|");
-        }
-        for (_, t) in &ratios {
-            let _ = write!(head, " {t} ÷ Node↔Node |");
-            rule.push_str("---:|");
-        }
-        let _ = writeln!(s, "{head}\n{rule}");
-        for r in thr {
-            let c = &r.cell;
-            let _ = write!(
-                s,
-                "| {} | {} | {} | {} |",
-                c.serialization.as_str(),
-                r.workload(),
-                c.size.as_str(),
-                c.count
-            );
-            for (p, _) in &titles {
-                let o = r.outcome(*p);
-                let msgs = cell_text(o, |m| m.msgs_per_sec().map(int).unwrap_or_default());
-                let mb = if c.payload() == 0 {
-                    String::new()
-                } else {
-                    cell_text(o, |m| match m {
-                        Measured::Throughput { mb_per_sec, .. } => format!("{mb_per_sec:.1}"),
-                        _ => String::new(),
-                    })
-                };
-                let _ = write!(s, " {msgs} | {mb} |");
-            }
-            for (p, _) in &ratios {
-                let _ = write!(s, " {} |", ratio_text(r.get(*p), r.get(Pair::NodeNode)));
-            }
-            s.push('\n');
-        }
-        s.push('\n');
-    }
-    if !lat.is_empty() {
-        let mut head = "| serialization | workload | size | count |".to_owned();
-        let mut rule = "|---|---|---|---:|".to_owned();
-        for (_, t) in &titles {
-            let _ = write!(head, " {t} mean / p50 / p99 µs |");
-            rule.push_str("---:|");
-        }
-        for (_, t) in &ratios {
-            let _ = write!(head, " {t} ÷ Node↔Node (p50) |");
-            rule.push_str("---:|");
-        }
-        let _ = writeln!(s, "{head}\n{rule}");
-        for r in lat {
-            let c = &r.cell;
-            let _ = write!(
-                s,
-                "| {} | {} | {} | {} |",
-                c.serialization.as_str(),
-                r.workload(),
-                c.size.as_str(),
-                c.count
-            );
-            for (p, _) in &titles {
-                let text = cell_text(r.outcome(*p), |m| match *m {
-                    Measured::Latency {
-                        mean_us,
-                        p50_us,
-                        p99_us,
-                        ..
-                    } => format!("{mean_us:.1} / {p50_us:.1} / {p99_us:.1}"),
+    write_table(
+        &mut s,
+        &thr,
+        &titles,
+        &ratios,
+        &["msgs/s", "MB/s"],
+        "",
+        |r, p| {
+            let o = r.outcome(p);
+            let msgs = cell_text(o, |m| m.msgs_per_sec().map(int).unwrap_or_default());
+            let mb = if r.cell.payload() == 0 {
+                String::new()
+            } else {
+                cell_text(o, |m| match m {
+                    Measured::Throughput { mb_per_sec, .. } => format!("{mb_per_sec:.1}"),
                     _ => String::new(),
-                });
-                let _ = write!(s, " {text} |");
-            }
-            for (p, _) in &ratios {
-                let _ = write!(s, " {} |", ratio_text(r.get(*p), r.get(Pair::NodeNode)));
-            }
-            s.push('\n');
-        }
-        s.push('\n');
-    }
+                })
+            };
+            vec![msgs, mb]
+        },
+    );
+    write_table(
+        &mut s,
+        &lat,
+        &titles,
+        &ratios,
+        &["mean / p50 / p99 µs"],
+        " (p50)",
+        |r, p| {
+            vec![cell_text(r.outcome(p), |m| match *m {
+                Measured::Latency {
+                    mean_us,
+                    p50_us,
+                    p99_us,
+                    ..
+                } => format!("{mean_us:.1} / {p50_us:.1} / {p99_us:.1}"),
+                _ => String::new(),
+            })]
+        },
+    );
 
     let failures: Vec<String> = rows
         .iter()
