@@ -216,28 +216,60 @@ fn run_ends_when_the_child_exits_even_if_a_grandchild_holds_the_channel() {
     );
 }
 
+/// `nodeipc bench ARGS --json`: its report, after checking it succeeded.
+fn bench_report(args: &[&str]) -> serde_json::Value {
+    let out = run_with_input(
+        Command::new(NODEIPC).arg("bench").args(args).arg("--json"),
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
 #[test]
 fn bench_quick_rust_pair_runs_and_reports_every_cell() {
     // A smoke run of the harness (no timing is asserted: numbers belong to
     // `nodeipc bench`, not to tests).
-    let out = run_with_input(
-        Command::new(NODEIPC).args([
-            "bench",
-            "--quick",
-            "--pair",
-            "rust-rust",
-            "--size",
-            "tiny",
-            "--json",
-        ]),
-        b"",
-    );
-    assert!(out.status.success(), "{out:?}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let report = bench_report(&["--quick", "--pair", "rust-rust", "--size", "tiny"]);
     let text = report.to_string();
     for mode in ["throughput", "roundtrip"] {
         assert!(text.contains(mode), "{mode} missing from {text}");
     }
+}
+
+#[test]
+fn bench_runs_the_1_mib_buffer_cells_in_advanced_only() {
+    // With node and shared/bench (the harness's default search) the Node
+    // pairs too: their peers get the Buffer size from the preloaded
+    // node-buffer.js. A few messages per cell: a smoke run.
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench");
+    let pairs = if have_node() && shared.join("node-peer.js").is_file() {
+        "rust-rust,rust-node,node-node"
+    } else {
+        eprintln!("no node or no {}: Rust ↔ Rust only", shared.display());
+        "rust-rust"
+    };
+    let report = bench_report(&[
+        "--serialization",
+        "json,advanced",
+        "--size",
+        "1mbuf",
+        "--count",
+        "3",
+        "--no-pinned",
+        "--pair",
+        pairs,
+    ]);
+    let results = report["results"].as_array().expect("results");
+    // c2p, p2c and a round trip for each pair, advanced only.
+    assert_eq!(results.len(), 3 * pairs.split(',').count(), "{report:#}");
+    for r in results {
+        assert_eq!(r["serialization"], "advanced", "{r}");
+        assert_eq!(r["size"], "1mbuf", "{r}");
+        assert!(r.get("error").is_none(), "{r}");
+    }
+    let note = report["notes"][0].as_str().unwrap_or_default();
+    assert!(note.contains("advanced only"), "{report:#}");
 }
 
 #[test]

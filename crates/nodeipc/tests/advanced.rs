@@ -1,11 +1,17 @@
 //! The `advanced` serialization over a real channel with a real Node child:
 //! typed Rust values through serde, and JS values Node alone can send
-//! (Buffer, BigInt, Map, Date, cycles) as `nodeipc::Value`.
+//! (Buffer, BigInt, Map, Date, cycles) as `nodeipc::Value`, and every kind
+//! of JS value built in Rust as Node would build it.
 
 mod common;
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use nodeipc::value::{
+    ArrayBufferView, BigInt, ErrorName, JsArray, JsArrayBuffer, JsError, JsMap, JsObject, JsRegExp,
+    JsSet, JsString, Primitive, RegExpFlags, ViewKind,
+};
 use nodeipc::{Command, Serialization, Value};
 use serde::{Deserialize, Serialize};
 
@@ -233,6 +239,407 @@ for (const v of values) process.send(v);
             }
             ch.send(&v).await.unwrap();
         }
+    })
+    .await;
+    drop(ch);
+    assert!(child.wait().await.unwrap().success());
+}
+
+/// Little-endian bytes of `xs` (the element order of typed arrays on the
+/// wire).
+macro_rules! le_bytes {
+    ($($x:expr),* $(,)?) => {
+        [$($x.to_le_bytes()),*].concat()
+    };
+}
+
+/// A typed array, DataView or Buffer of `kind` over `bytes`.
+fn view(kind: ViewKind, bytes: impl Into<Bytes>) -> Value {
+    ArrayBufferView::new(kind, bytes)
+        .expect("whole elements")
+        .into()
+}
+
+fn regexp(source: &str, flags: &str) -> Value {
+    JsRegExp {
+        source: source.into(),
+        flags: RegExpFlags::parse(flags).expect("valid flags"),
+    }
+    .into()
+}
+
+fn error(name: ErrorName, message: Option<&str>, cause: Option<Value>) -> Value {
+    JsError {
+        name,
+        message: message.map(JsString::from),
+        stack: None,
+        cause,
+    }
+    .into()
+}
+
+fn utf16(units: &[u16]) -> Value {
+    JsString::from_utf16(units).into()
+}
+
+/// Each case of `tests/node/value_kinds.js`, built with `Value`'s
+/// constructors (the names are the script's).
+fn value_kinds() -> Vec<(&'static str, Value)> {
+    let holey = |len: u32, items: Vec<(u32, Value)>| {
+        let mut a = JsArray::holey(len);
+        for (i, v) in items {
+            a.set(i, v);
+        }
+        a
+    };
+    let mut sparse = holey(11, vec![(0, 1.into()), (2, 3.into()), (10, "ten".into())]);
+    sparse.insert_property("p", "prop");
+    sparse.insert_property("q", Value::Undefined);
+    let mut dense = JsArray::from(vec![Value::from(1), Value::from(2)]);
+    dense.insert_property("p", 3);
+    let mut nested = Value::array(["bottom"]);
+    for _ in 0..200 {
+        nested = Value::array([nested]);
+    }
+
+    let mut object = JsObject::new();
+    object.insert("b", 1);
+    object.insert(2u32, "two");
+    object.insert("a", Value::array(Vec::<Value>::new()));
+    object.insert(0u32, Value::Null);
+    object.insert("-1", "neg");
+    object.insert("4294967295", "not an index");
+
+    let map: JsMap = [
+        (Value::from(1), Value::from("one")),
+        ("k".into(), Value::object([("a", 1)])),
+        (Value::object([("obj", "key")]), Value::array([2])),
+        (f64::NAN.into(), Value::Null),
+        (BigInt::from(2u8).into(), Value::Undefined),
+    ]
+    .into_iter()
+    .collect();
+    let set: JsSet = [
+        Value::from("x"),
+        1.into(),
+        Value::object([("o", 1)]),
+        BigInt::from(2u8).into(),
+        f64::NAN.into(),
+    ]
+    .into_iter()
+    .collect();
+
+    let cause = error(
+        ErrorName::Error,
+        Some("inner"),
+        Some(BigInt::from(42u8).into()),
+    );
+    let with_stack = JsError {
+        name: ErrorName::TypeError,
+        message: Some("s".into()),
+        stack: Some("TypeError: s\n    at rust (main.rs:1:1)".into()),
+        cause: None,
+    };
+
+    let ab = Bytes::from((0u8..16).collect::<Vec<u8>>());
+    let resizable = JsArrayBuffer::resizable(vec![1u8, 2, 3, 4], 16).expect("max ≥ length");
+
+    let shared = Value::object([("k", 1)]);
+    let day = Value::date(5.0);
+    let buf = Value::buffer(vec![7u8, 7]);
+    let shared_map: JsMap = [(shared.clone(), day.clone())].into_iter().collect();
+
+    vec![
+        ("undefined", Value::Undefined),
+        ("null", Value::Null),
+        ("booleans", Value::array([true, false])),
+        ("negative zero", (-0.0).into()),
+        ("NaN", f64::NAN.into()),
+        ("Infinity", f64::INFINITY.into()),
+        ("-Infinity", f64::NEG_INFINITY.into()),
+        (
+            "numbers",
+            Value::array([
+                0.0,
+                -0.0,
+                1.5,
+                -7.0,
+                2f64.powi(31),
+                -(2f64.powi(31)),
+                2f64.powi(32) - 1.0,
+                2f64.powi(53) + 1.0,
+                -(2f64.powi(53)),
+                f64::MAX,
+                5e-324,
+                f64::EPSILON,
+                0.1,
+            ]),
+        ),
+        (
+            "bigints",
+            Value::array([
+                BigInt::zero(),
+                1u8.into(),
+                (-1i8).into(),
+                BigInt::from(1u128 << 64),
+                BigInt::from_words(true, &[0, 64]),
+                BigInt::from_words(false, &[1, 0, 1]),
+                i64::MIN.into(),
+            ]),
+        ),
+        (
+            "strings",
+            Value::array([
+                String::new(),
+                "hello".into(),
+                "café ÿ".into(),
+                "h€llo".into(),
+                "😀 astral".into(),
+                "a\u{2028}b\u{2029}c".into(),
+                "x".repeat(100_000),
+                "€".repeat(50_000),
+            ]),
+        ),
+        (
+            "lone surrogates",
+            Value::array([
+                utf16(&[0xD800]),
+                utf16(&[0x61, 0xDC00, 0x62]),
+                utf16(&[0xDC00, 0xD800]),
+                utf16(&[0xD83D]),
+                utf16(&[0x6F, 0x6B, 0x20, 0xD83D, 0xDE00, 0x20, 0xDFFF]),
+            ]),
+        ),
+        ("object with integer and string keys", object.into()),
+        (
+            "nested objects",
+            Value::object([
+                (
+                    "outer",
+                    Value::object([(
+                        "inner",
+                        Value::object([(
+                            "deep",
+                            Value::array([Value::from(1), Value::object([("x", "y")])]),
+                        )]),
+                    )]),
+                ),
+                ("empty", JsObject::new().into()),
+                ("none", JsArray::new().into()),
+            ]),
+        ),
+        ("deeply nested arrays", nested),
+        ("sparse array with extra properties", sparse.into()),
+        ("dense array with an extra property", dense.into()),
+        (
+            "undefined versus hole",
+            holey(3, vec![(0, Value::Undefined), (2, Value::Null)]).into(),
+        ),
+        ("holes at the end", holey(5, vec![(1, "x".into())]).into()),
+        (
+            "array with one element at 1e6",
+            holey(1_000_001, vec![(1_000_000, 1.into())]).into(),
+        ),
+        ("Map", map.into()),
+        ("Set", set.into()),
+        (
+            "Dates",
+            Value::array([
+                Value::date(0.0),
+                Value::date(1.7e12),
+                Value::date(-1.0),
+                Value::date(8.64e15),
+            ]),
+        ),
+        ("invalid Date", Value::date(f64::NAN)),
+        (
+            "RegExps",
+            Value::array([
+                regexp("ab+c", "gi"),
+                regexp(r"^\/path\/$", "m"),
+                regexp(r"\u{1F600}", "u"),
+                regexp("x", "dsy"),
+                regexp(r"[\p{L}--[a-z]]", "v"),
+                regexp("(?:)", ""),
+            ]),
+        ),
+        (
+            "boxed primitives",
+            Value::array([
+                Primitive::Number(1.5),
+                Primitive::Number(-0.0),
+                Primitive::String("s".into()),
+                Primitive::String(JsString::from_utf16(&[0xD800])),
+                Primitive::Boolean(false),
+                Primitive::BigInt(5u8.into()),
+            ]),
+        ),
+        (
+            "Error kinds",
+            Value::array([
+                error(ErrorName::Error, Some("e"), None),
+                error(ErrorName::TypeError, Some("t"), None),
+                error(ErrorName::RangeError, Some("r"), None),
+                error(ErrorName::SyntaxError, Some("s"), None),
+                error(ErrorName::ReferenceError, Some("f"), None),
+                error(ErrorName::EvalError, Some("v"), None),
+                error(ErrorName::UriError, Some("u"), None),
+                error(ErrorName::Error, None, None),
+            ]),
+        ),
+        (
+            "Error with cause",
+            error(ErrorName::RangeError, Some("boom"), Some(cause)),
+        ),
+        (
+            "Error with cause undefined",
+            error(ErrorName::Error, Some("c"), Some(Value::Undefined)),
+        ),
+        ("Error with stack", with_stack.into()),
+        ("Buffer", Value::buffer(vec![0u8, 1, 2, 255])),
+        ("empty Buffer", Value::buffer(Bytes::new())),
+        (
+            "every typed array",
+            Value::object([
+                (
+                    "i8",
+                    view(ViewKind::Int8Array, le_bytes![-128i8, 127i8, 0i8]),
+                ),
+                ("u8", view(ViewKind::Uint8Array, vec![0u8, 255])),
+                ("u8c", view(ViewKind::Uint8ClampedArray, vec![0u8, 255])),
+                (
+                    "i16",
+                    view(ViewKind::Int16Array, le_bytes![i16::MIN, i16::MAX]),
+                ),
+                (
+                    "u16",
+                    view(ViewKind::Uint16Array, le_bytes![u16::MAX, 1u16]),
+                ),
+                (
+                    "i32",
+                    view(ViewKind::Int32Array, le_bytes![i32::MIN, i32::MAX]),
+                ),
+                ("u32", view(ViewKind::Uint32Array, le_bytes![u32::MAX])),
+                (
+                    "f32",
+                    view(
+                        ViewKind::Float32Array,
+                        le_bytes![1.5f32, -0.0f32, f32::INFINITY, f32::NAN],
+                    ),
+                ),
+                (
+                    "f64",
+                    view(
+                        ViewKind::Float64Array,
+                        le_bytes![0.1f64, -0.0f64, f64::NEG_INFINITY, f64::NAN],
+                    ),
+                ),
+                (
+                    "bi64",
+                    view(ViewKind::BigInt64Array, le_bytes![-1i64, i64::MAX]),
+                ),
+                ("bu64", view(ViewKind::BigUint64Array, le_bytes![u64::MAX])),
+                ("dv", view(ViewKind::DataView, vec![1u8, 2, 3])),
+                ("empty", view(ViewKind::Float64Array, Bytes::new())),
+            ]),
+        ),
+        (
+            "views sharing one ArrayBuffer",
+            Value::object([
+                ("u8", view(ViewKind::Uint8Array, ab.slice(4..12))),
+                ("i16", view(ViewKind::Int16Array, ab.slice(8..16))),
+                ("dv", view(ViewKind::DataView, ab.slice(2..6))),
+                ("f32", view(ViewKind::Float32Array, ab.slice(0..8))),
+                ("buf", Value::buffer(ab.slice(1..4))),
+                ("ab", JsArrayBuffer::new(ab).into()),
+            ]),
+        ),
+        ("ArrayBuffer", JsArrayBuffer::new(vec![9u8, 8, 7]).into()),
+        ("resizable ArrayBuffer", resizable.into()),
+        (
+            "shared references",
+            Value::object([
+                ("a", shared.clone()),
+                ("b", shared.clone()),
+                ("list", Value::array([shared, day.clone(), day])),
+                ("map", shared_map.into()),
+                ("bufs", Value::array([buf.clone(), buf])),
+            ]),
+        ),
+        (
+            "circular object",
+            Value::object([
+                ("name", Value::from("c")),
+                ("self", Value::Circular(0)),
+                ("list", Value::array([Value::Circular(1)])),
+            ]),
+        ),
+        (
+            "circular Map and Set",
+            Value::object([
+                (
+                    "m",
+                    Value::from(JsMap::from_iter([("me", Value::Circular(0))])),
+                ),
+                ("st", Value::from(JsSet::from_iter([Value::Circular(0)]))),
+            ]),
+        ),
+        (
+            "circular array",
+            Value::array([Value::from(1), Value::Circular(0)]),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_value_kind_built_in_rust_is_what_node_builds() {
+    // Rust builds each value with `Value`'s constructors; the Node child
+    // builds the JS value itself and checks util.isDeepStrictEqual plus
+    // identity (shared and circular references), key order, holes and
+    // Error fields, one answer per case.
+    let Some(node) = common::node() else {
+        return;
+    };
+    let (mut child, mut ch) = Command::new(node)
+        .arg(common::script("value_kinds.js"))
+        .serialization(Serialization::Advanced)
+        .spawn()
+        .expect("spawn node");
+    let cases = value_kinds();
+    common::timeout(LIMIT, async {
+        for (name, value) in &cases {
+            ch.feed(&Value::object([
+                ("name", Value::from(*name)),
+                ("value", value.clone()),
+            ]))
+            .await
+            .unwrap();
+        }
+        ch.send(&Value::object([("done", true)])).await.unwrap();
+        let mut failed = Vec::new();
+        for (name, _) in &cases {
+            let reply: Value = ch.recv().await.unwrap().expect("a case's result");
+            let text = |k| reply.get(k).and_then(Value::as_str).unwrap_or_default();
+            assert_eq!(text("name"), *name, "results arrive in order");
+            let ok = reply.get("ok").and_then(Value::as_bool) == Some(true);
+            eprintln!("{name}: {}", if ok { "ok" } else { "FAILED" });
+            if !ok {
+                failed.push(format!("{name}: {}", text("why")));
+            }
+        }
+        let report: Value = ch.recv().await.unwrap().expect("the report");
+        assert!(
+            failed.is_empty(),
+            "{} of {} values are not what Node builds:\n{}",
+            failed.len(),
+            cases.len(),
+            failed.join("\n")
+        );
+        assert!(
+            matches!(report.get("missing"), Some(Value::Array(a)) if a.is_empty()),
+            "cases of value_kinds.js that Rust did not send: {:?}",
+            report.get("missing")
+        );
     })
     .await;
     drop(ch);

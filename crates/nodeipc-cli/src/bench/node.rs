@@ -1,7 +1,9 @@
 //! Node ↔ Node cells: `node node-baseline.js --json …`, one fresh process
-//! pair per cell, exactly as `run-all.js` runs them.
+//! pair per cell, exactly as `run-all.js` runs them; the Node peers'
+//! scripts, and the 1 MiB Buffer size they lack (`node-buffer.js`).
 
 use std::ffi::OsString;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -13,9 +15,17 @@ use super::workload::{Cell, mode_str};
 /// Longest one `node-baseline.js` run may take.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Where `node-baseline.js` and `node-peer.js` are.
-#[derive(Debug, Clone)]
-pub struct BenchDir(PathBuf);
+/// `node-buffer.js`: preloaded into the shared scripts, it adds the
+/// `1mbuf` size (`{i, b}`, `b` a 1 MiB Buffer) that `shared/bench` lacks.
+const NODE_BUFFER_JS: &str = include_str!("node-buffer.js");
+
+/// Where `node-baseline.js` and `node-peer.js` are, and our
+/// `node-buffer.js` (written to a temporary file, removed on drop).
+#[derive(Debug)]
+pub struct BenchDir {
+    dir: PathBuf,
+    node_buffer_js: TempFile,
+}
 
 impl BenchDir {
     /// `--node-bench-dir`, else `$NODEIPC_NODE_BENCH_DIR`, else
@@ -41,7 +51,10 @@ impl BenchDir {
         };
         for dir in &candidates {
             if dir.join("node-peer.js").is_file() && dir.join("node-baseline.js").is_file() {
-                return Ok(BenchDir(dir.canonicalize().unwrap_or_else(|_| dir.clone())));
+                return Ok(BenchDir {
+                    dir: dir.canonicalize().unwrap_or_else(|_| dir.clone()),
+                    node_buffer_js: TempFile::new("node-buffer.js", NODE_BUFFER_JS)?,
+                });
             }
         }
         let tried: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
@@ -54,23 +67,74 @@ impl BenchDir {
         .into())
     }
 
-    pub fn peer(&self) -> PathBuf {
-        self.0.join("node-peer.js")
+    /// `node` arguments that run `node-peer.js` for `cell`.
+    pub fn peer(&self, cell: &Cell) -> Vec<OsString> {
+        self.script(cell, "node-peer.js")
     }
 
-    pub fn baseline(&self) -> PathBuf {
-        self.0.join("node-baseline.js")
+    /// `node` arguments that run `node-baseline.js` for `cell`.
+    pub fn baseline(&self, cell: &Cell) -> Vec<OsString> {
+        self.script(cell, "node-baseline.js")
+    }
+
+    /// `[--require node-buffer.js] DIR/name`: the preload only for the
+    /// Buffer size, so the other cells run the shared scripts as they are.
+    fn script(&self, cell: &Cell, name: &str) -> Vec<OsString> {
+        let mut args = Vec::new();
+        if cell.size.is_buffer() {
+            args.push("--require".into());
+            args.push(self.node_buffer_js.0.clone().into());
+        }
+        args.push(self.dir.join(name).into());
+        args
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        &self.dir
+    }
+}
+
+/// A file in the temporary directory, unique to this process, removed
+/// when dropped.
+#[derive(Debug)]
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &str) -> Result<TempFile, BoxError> {
+        let path =
+            std::env::temp_dir().join(format!("nodeipc-bench-{}-{name}", std::process::id()));
+        let create = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+        };
+        // A left-over of an earlier process with our pid: replace it.
+        let mut file = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&path)?;
+                create()
+            }
+            r => r,
+        }
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let temp = TempFile(path);
+        file.write_all(contents.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", temp.0.display()))?;
+        Ok(temp)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
 /// Runs one cell Node ↔ Node and reads its `--json` line.
 pub async fn run(node: &OsString, dir: &BenchDir, cell: &Cell) -> Result<Measured, BoxError> {
     let mut cmd = tokio::process::Command::new(node);
-    cmd.arg(dir.baseline())
+    cmd.args(dir.baseline(cell))
         .args(["--json", "--serialization", cell.serialization.as_str()])
         .args(["--mode", mode_str(cell.mode)])
         .args(["--size", cell.size.as_str()])

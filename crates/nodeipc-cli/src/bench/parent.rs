@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::BoxError;
 use super::measure::Measured;
-use super::workload::{Cell, Direction, InMsg, Mode, OutMsg, warmup};
+use super::workload::{Cell, Direction, InMsg, Mode, Payload, warmup};
 
 /// Longest a cell may take before it counts as hung.
 const CELL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -46,15 +46,15 @@ async fn drive(mut ch: Channel, cell: &Cell) -> Result<Measured, BoxError> {
     if ready.get("ready") != Some(&Value::Bool(true)) {
         return Err(format!("expected {{\"ready\":true}}, got {ready}").into());
     }
-    let s = "x".repeat(cell.size.payload());
+    let payload = Payload::new(cell.size);
     let measured = match (cell.mode, cell.direction) {
-        (Mode::Roundtrip, _) => roundtrip(&mut ch, cell, &s).await?,
+        (Mode::Roundtrip, _) => roundtrip(&mut ch, cell, &payload).await?,
         (Mode::Throughput, Some(Direction::P2c)) => {
             let t0 = Instant::now();
             // Batched sends: `feed` writes ~64 KiB at a time and waits only
             // when 1 MiB is queued; `flush` pushes out the tail.
             for i in 0..cell.count {
-                ch.feed(&OutMsg { i, s: &s }).await?;
+                ch.feed(&payload.msg(i)).await?;
             }
             ch.flush().await?;
             expect_done(&mut ch).await?;
@@ -78,7 +78,7 @@ async fn drive(mut ch: Channel, cell: &Cell) -> Result<Measured, BoxError> {
             ch.send(&serde_json::json!({ "go": true })).await?;
             for k in 0..cell.count {
                 let m: InMsg = recv(&mut ch, "a data message").await?;
-                check(k, &m, &s)?;
+                payload.check(k, &m)?;
             }
             let elapsed = t0.elapsed();
             expect_done(&mut ch).await?;
@@ -90,15 +90,15 @@ async fn drive(mut ch: Channel, cell: &Cell) -> Result<Measured, BoxError> {
 }
 
 /// `count` timed ping-pongs after `warmup(count)` untimed ones.
-async fn roundtrip(ch: &mut Channel, cell: &Cell, s: &str) -> Result<Measured, BoxError> {
+async fn roundtrip(ch: &mut Channel, cell: &Cell, payload: &Payload) -> Result<Measured, BoxError> {
     let warm = warmup(cell.count);
     let mut lat = Vec::with_capacity(cell.count as usize);
     for i in 0..warm + cell.count {
         let t = Instant::now();
-        ch.send(&OutMsg { i, s }).await?;
+        ch.send(&payload.msg(i)).await?;
         let m: InMsg = recv(ch, "the echo").await?;
         let dt = t.elapsed();
-        check(i, &m, s)?;
+        payload.check(i, &m)?;
         if i >= warm {
             lat.push(dt.as_secs_f64() * 1e6);
         }
@@ -118,19 +118,6 @@ async fn expect_done(ch: &mut Channel) -> Result<(), BoxError> {
     let done: Value = recv(ch, "{\"done\":true,…}").await?;
     if done.get("done") != Some(&Value::Bool(true)) {
         return Err(format!("expected {{\"done\":true,…}}, got {done}").into());
-    }
-    Ok(())
-}
-
-fn check(expected: u64, m: &InMsg, s: &str) -> Result<(), BoxError> {
-    if m.i != expected || m.s.len() != s.len() {
-        return Err(format!(
-            "expected message {expected} with {} bytes, got {} with {}",
-            s.len(),
-            m.i,
-            m.s.len()
-        )
-        .into());
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use serde::de::IgnoredAny;
 use serde_json::json;
 
 use super::BoxError;
-use super::workload::{Direction, InMsg, Mode, OutMsg, SEED_BYTES, Size, default_count};
+use super::workload::{Direction, InMsg, Mode, Payload, SEED_BYTES, Size, default_count};
 
 struct Options {
     mode: Mode,
@@ -28,7 +28,7 @@ fn options() -> Result<Options, String> {
     let bad = || {
         format!(
             "bad options: mode={mode} size={size} direction={direction} \
-             (mode throughput|roundtrip|seed, size tiny|1k|64k|1m, direction c2p|p2c, count > 0)"
+             (mode throughput|roundtrip|seed, size tiny|1k|64k|1m|1mbuf, direction c2p|p2c, count > 0)"
         )
     };
     let mode = match mode.as_str() {
@@ -123,9 +123,9 @@ async fn serve(mut ch: Channel, o: &Options) -> Result<(), BoxError> {
                     ch.feed(s.as_str()).await?;
                 }
             } else {
-                let s = "x".repeat(o.size.payload());
+                let payload = Payload::new(o.size);
                 for i in 0..o.count {
-                    ch.feed(&OutMsg { i, s: &s }).await?;
+                    ch.feed(&payload.msg(i)).await?;
                 }
             }
             ch.flush().await?;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// What a cell measures.
@@ -17,7 +18,8 @@ pub enum Mode {
     Seed,
 }
 
-/// Message size: `tiny` = `{i}`, others = `{i, s}` with `s` that many `x`.
+/// Message size: `tiny` = `{i}`, `1mbuf` = `{i, b}` with `b` a 1 MiB
+/// Buffer of `x`, others = `{i, s}` with `s` that many `x`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 pub enum Size {
     /// `{i}`.
@@ -36,10 +38,15 @@ pub enum Size {
     #[value(name = "1m")]
     #[serde(rename = "1m")]
     M1,
+    /// `{i, b}`, `b` a Buffer of 1048576 bytes (`advanced` only: not in
+    /// `shared/bench`, added to the Node peers by `node-buffer.js`).
+    #[value(name = "1mbuf")]
+    #[serde(rename = "1mbuf")]
+    M1Buf,
 }
 
 impl Size {
-    pub const ALL: [Size; 4] = [Size::Tiny, Size::K1, Size::K64, Size::M1];
+    pub const ALL: [Size; 5] = [Size::Tiny, Size::K1, Size::K64, Size::M1, Size::M1Buf];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,17 +54,31 @@ impl Size {
             Size::K1 => "1k",
             Size::K64 => "64k",
             Size::M1 => "1m",
+            Size::M1Buf => "1mbuf",
         }
     }
 
-    /// Length of `s` (payload bytes of one message).
+    /// Length of `s` or `b` (payload bytes of one message).
     pub fn payload(self) -> usize {
         match self {
             Size::Tiny => 0,
             Size::K1 => 1 << 10,
             Size::K64 => 1 << 16,
-            Size::M1 => 1 << 20,
+            Size::M1 | Size::M1Buf => 1 << 20,
         }
+    }
+
+    /// Whether the payload is a Buffer (`b`) rather than a string (`s`).
+    pub fn is_buffer(self) -> bool {
+        self == Size::M1Buf
+    }
+
+    /// Whether `serialization` runs this size. A Buffer in `json` is
+    /// `{"type":"Buffer","data":[…]}`, which Node parses into a plain array
+    /// of numbers, not a Buffer: a different workload, left out
+    /// (`docs/decisions.md`).
+    pub fn runs_in(self, serialization: SerializationArg) -> bool {
+        !(self.is_buffer() && serialization == SerializationArg::Json)
     }
 
     pub fn parse(s: &str) -> Option<Size> {
@@ -135,17 +156,18 @@ impl SerializationArg {
 pub const SEED_BYTES: usize = 1 << 20;
 
 /// `common.js` `DEFAULT_COUNT`: one to three seconds per Node cell here.
+/// The 1 MiB Buffer has the counts of the 1 MiB string.
 pub fn default_count(mode: Mode, size: Size) -> u64 {
     match (mode, size) {
         (Mode::Seed, _) => 100,
         (Mode::Throughput, Size::Tiny) => 500_000,
         (Mode::Throughput, Size::K1) => 200_000,
         (Mode::Throughput, Size::K64) => 16_000,
-        (Mode::Throughput, Size::M1) => 1_000,
+        (Mode::Throughput, Size::M1 | Size::M1Buf) => 1_000,
         (Mode::Roundtrip, Size::Tiny) => 30_000,
         (Mode::Roundtrip, Size::K1) => 30_000,
         (Mode::Roundtrip, Size::K64) => 5_000,
-        (Mode::Roundtrip, Size::M1) => 300,
+        (Mode::Roundtrip, Size::M1 | Size::M1Buf) => 300,
     }
 }
 
@@ -154,7 +176,7 @@ pub fn default_count(mode: Mode, size: Size) -> u64 {
 pub fn quick_count(mode: Mode, size: Size) -> u64 {
     match (mode, size) {
         (Mode::Seed, _) => 10,
-        (Mode::Roundtrip, Size::M1) => 20,
+        (Mode::Roundtrip, Size::M1 | Size::M1Buf) => 20,
         (mode, size) => default_count(mode, size) / 25,
     }
 }
@@ -224,13 +246,66 @@ impl fmt::Display for Cell {
     }
 }
 
-/// A data message as a sender builds it: `{"i":N}` or `{"i":N,"s":"x…"}`,
-/// the payload borrowed so sending allocates nothing.
+/// The payload of a cell's data messages, built once: `x` repeated in `s`
+/// or, for the Buffer size, in `b` (the other one empty).
+#[derive(Debug)]
+pub struct Payload {
+    s: String,
+    b: Bytes,
+}
+
+impl Payload {
+    /// The payload of `size`.
+    pub fn new(size: Size) -> Payload {
+        let x = "x".repeat(size.payload());
+        if size.is_buffer() {
+            Payload {
+                s: String::new(),
+                b: Bytes::from(x.into_bytes()),
+            }
+        } else {
+            Payload {
+                s: x,
+                b: Bytes::new(),
+            }
+        }
+    }
+
+    /// Data message `i`, borrowing the payload so sending allocates nothing.
+    pub fn msg(&self, i: u64) -> OutMsg<'_> {
+        OutMsg {
+            i,
+            s: &self.s,
+            b: &self.b,
+        }
+    }
+
+    /// Whether `m` is data message `expected` with this payload.
+    pub fn check(&self, expected: u64, m: &InMsg) -> Result<(), String> {
+        if m.i == expected && m.s.len() == self.s.len() && m.b.len() == self.b.len() {
+            return Ok(());
+        }
+        Err(format!(
+            "expected message {expected} with {} + {} bytes (s + b), got {} with {} + {}",
+            self.s.len(),
+            self.b.len(),
+            m.i,
+            m.s.len(),
+            m.b.len()
+        ))
+    }
+}
+
+/// A data message as a sender builds it: `{"i":N}`, `{"i":N,"s":"x…"}` or
+/// `{"i":N,"b":<Buffer>}` (`Bytes` serializes as bytes: a Node Buffer in
+/// `advanced`).
 #[derive(Debug, Serialize)]
 pub struct OutMsg<'a> {
     pub i: u64,
     #[serde(skip_serializing_if = "str::is_empty")]
     pub s: &'a str,
+    #[serde(skip_serializing_if = "Bytes::is_empty")]
+    pub b: &'a Bytes,
 }
 
 /// A data message as a receiver types it (what `recv::<T>()` parses into).
@@ -239,4 +314,6 @@ pub struct InMsg {
     pub i: u64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub s: String,
+    #[serde(default, skip_serializing_if = "Bytes::is_empty")]
+    pub b: Bytes,
 }
