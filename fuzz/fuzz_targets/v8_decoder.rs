@@ -13,13 +13,21 @@
 //! `max_message_len + 4` bytes are buffered; `finish()` reports a leftover
 //! once; a payload that does not decode is `Error::Decode` at its frame's
 //! offset; one that does re-encodes, reads back as an equal value, and
-//! re-encodes to the same bytes.
+//! re-encodes to the same bytes. Read through serde, straight from the
+//! payload (`Frame::deserialize`), as a `serde_json::Value` and as a
+//! struct, it gives what `from_value` gives on the decoded value, errors
+//! included.
 
 #![no_main]
 
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
 use libfuzzer_sys::fuzz_target;
-use nodeipc::codec::v8::{V8Decoder, decode_payload, encode_payload};
+use nodeipc::codec::v8::{Frame, V8Decoder, decode_payload, encode_payload};
+use nodeipc::value::from_value;
 use nodeipc::{DecodeError, Error, Limits, Value};
+use serde::de::DeserializeOwned;
 
 #[derive(Debug, PartialEq)]
 enum Event<'a> {
@@ -124,6 +132,8 @@ fuzz_target!(|input: &[u8]| {
 /// A payload either fails to decode, at `offset`, or decodes to a value
 /// that re-encodes, reads back equal, and re-encodes to the same bytes.
 fn check_payload(payload: &[u8], limits: &Limits, offset: u64) {
+    check_serde::<serde_json::Value>(payload, limits, offset);
+    check_serde::<Record>(payload, limits, offset);
     let v = match decode_payload(payload, limits) {
         Ok(v) => v,
         Err(Error::Decode { offset: 0, .. }) => return,
@@ -139,4 +149,29 @@ fn check_payload(payload: &[u8], limits: &Limits, offset: u64) {
     // Debug and JSON conversion never panic either.
     let _ = format!("{v:?}");
     let _ = v.to_json_limited(100_000);
+}
+
+/// A typed message: known fields of several kinds, the rest ignored.
+#[derive(serde::Deserialize, Debug)]
+#[allow(dead_code)] // read through Debug
+struct Record {
+    id: Option<u64>,
+    name: Option<String>,
+    data: Option<Vec<u8>>,
+    value: Option<Value>,
+    more: Option<Vec<Record>>,
+    map: Option<BTreeMap<String, f64>>,
+}
+
+/// `Frame::deserialize` gives what `from_value(frame.to_value())` gives.
+fn check_serde<T: DeserializeOwned + Debug>(payload: &[u8], limits: &Limits, offset: u64) {
+    let frame = Frame::new(payload, offset, *limits);
+    let direct = frame.deserialize::<T>();
+    let through_value = frame.to_value().and_then(|v| {
+        from_value::<T>(v).map_err(|e| Error::Decode {
+            offset,
+            kind: DecodeError::Mismatch(e.to_string()),
+        })
+    });
+    assert_eq!(format!("{direct:?}"), format!("{through_value:?}"));
 }

@@ -36,12 +36,29 @@
 //!
 //! A `tiny-batch` group feeds 64 KiB of tiny lines to the decoder at once,
 //! as one socket read delivers them under load, and reports per message.
+//!
+//! The `adv-*` groups time the `advanced` codec on typed messages, the
+//! path before issue 5 against the direct one: `encode/value` is
+//! `v8::encode(&to_value(msg))`, `encode/direct` is
+//! `v8::encode_serialize(msg)`; `decode/value` is
+//! `from_value(frame.to_value())`, `decode/direct` is
+//! `frame.deserialize()`. Workloads: `adv-1m-string` = `{i, s}` with a
+//! 1 MiB ASCII `s`; `adv-1m-bytes` = `{i, b}` with `b` 1 MiB of bytes
+//! (`bytes::Bytes`: a Buffer, as `serde_bytes` maps it); `adv-64k-object`
+//! = one object of 4096 small fields (`"field0000": n`, ≈ 64 KiB);
+//! `adv-64k-records` = an array of 1024 `{id, name, ok}` objects. Throughput
+//! is over the frame's bytes.
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
 use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use nodeipc::codec::json::{JsonDecoder, encode};
+use nodeipc::codec::v8::{self, Frame};
+use nodeipc::value::{from_value, to_value};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -119,6 +136,7 @@ fn main() {
     g.finish();
 
     tiny_batch(&mut c);
+    advanced(&mut c);
     c.final_summary();
 }
 
@@ -263,6 +281,75 @@ fn tiny_batch(c: &mut Criterion) {
                 }
             }
         })
+    });
+    g.finish();
+}
+
+/// `{i, b}`: a Buffer field.
+#[derive(Serialize, Deserialize)]
+struct BufMsg {
+    i: u64,
+    b: Bytes,
+}
+
+/// One element of `adv-64k-records`.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    id: u32,
+    name: String,
+    ok: bool,
+}
+
+/// The `advanced` groups: each message through both paths.
+fn advanced(c: &mut Criterion) {
+    let s = "x".repeat(1 << 20);
+    adv_group::<MsgRef, Msg>(c, "adv-1m-string", &MsgRef { i: I, s: &s });
+    let b = Bytes::from(vec![7u8; 1 << 20]);
+    adv_group::<BufMsg, BufMsg>(c, "adv-1m-bytes", &BufMsg { i: I, b });
+    let fields: BTreeMap<String, u32> = (0..4096).map(|n| (format!("field{n:04}"), n)).collect();
+    adv_group::<_, BTreeMap<String, u32>>(c, "adv-64k-object", &fields);
+    let records: Vec<Record> = (0..1024)
+        .map(|id| Record {
+            id,
+            name: format!("record-{id:05}"),
+            ok: id % 2 == 0,
+        })
+        .collect();
+    adv_group::<_, Vec<Record>>(c, "adv-64k-records", &records);
+}
+
+/// Encodes `msg` (as `S`) and decodes it (as `D`), by either path.
+fn adv_group<S: Serialize + ?Sized, D: DeserializeOwned>(c: &mut Criterion, name: &str, msg: &S) {
+    let mut frame = Vec::new();
+    v8::encode(&to_value(msg).unwrap(), &mut frame).unwrap();
+    let mut direct = Vec::new();
+    v8::encode_serialize(msg, &mut direct).unwrap();
+    assert_eq!(direct, frame, "{name}: the direct bytes differ");
+
+    let mut g = c.benchmark_group(name);
+    configure(&mut g, frame.len());
+    g.bench_function("encode/value", |b| {
+        let mut out = Vec::with_capacity(frame.len());
+        b.iter(|| {
+            out.clear();
+            v8::encode(&to_value(black_box(msg)).unwrap(), &mut out).unwrap();
+            black_box(&out);
+        })
+    });
+    g.bench_function("encode/direct", |b| {
+        let mut out = Vec::with_capacity(frame.len());
+        b.iter(|| {
+            out.clear();
+            v8::encode_serialize(black_box(msg), &mut out).unwrap();
+            black_box(&out);
+        })
+    });
+    let payload = Frame::new(&frame[4..], 0, Default::default());
+    g.bench_function("decode/value", |b| {
+        b.iter(|| black_box(from_value::<D>(black_box(payload).to_value().unwrap()).unwrap()))
+    });
+    g.bench_function("decode/direct", |b| {
+        b.iter(|| black_box(black_box(payload).deserialize::<D>().unwrap()))
     });
     g.finish();
 }

@@ -24,8 +24,10 @@ pub enum Serialization {
     Json,
     /// V8's ValueSerializer format with a length prefix (Node's
     /// `serialization: 'advanced'`): Buffers, Maps, BigInts, Dates and
-    /// cycles survive. Rust types go through [`crate::Value`]
-    /// (`to_value` / `from_value`).
+    /// cycles survive. Rust types are written and read with the mapping of
+    /// [`to_value`](crate::value::to_value) /
+    /// [`from_value`](crate::value::from_value), straight to and from the
+    /// bytes ([`v8::encode_serialize`], [`v8::Frame::deserialize`]).
     Advanced,
 }
 

@@ -11,7 +11,7 @@ use super::v8::{self, V8Decoder};
 use crate::error::{DecodeError, Error, Result};
 use crate::limits::Limits;
 use crate::message::{InternalMessage, Message};
-use crate::value::{Value, from_value, to_value};
+use crate::value::{Value, from_value};
 
 /// Encoded messages waiting to be written, shared by the async and blocking
 /// senders: messages are appended whole, writes take bytes off the front.
@@ -37,8 +37,8 @@ impl SendBuf {
     }
 
     /// Encodes `msg` at the end, as one message of this buffer's
-    /// serialization ([`json::encode`], or [`to_value`] then
-    /// [`v8::encode`]); nothing is added on error.
+    /// serialization ([`json::encode`] or [`v8::encode_serialize`]);
+    /// nothing is added on error.
     pub fn push<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
         if self.written > 0 && self.written >= self.buf.len() - self.written {
             // Most of the buffer is already written: move the rest down
@@ -49,9 +49,7 @@ impl SendBuf {
         }
         match self.serialization {
             Serialization::Json => json::encode(msg, &mut self.buf),
-            Serialization::Advanced => {
-                v8::encode(&to_value(msg).map_err(Error::Encode)?, &mut self.buf)
-            }
+            Serialization::Advanced => v8::encode_serialize(msg, &mut self.buf),
         }
     }
 
@@ -131,6 +129,11 @@ impl Decoder {
             Decoder::Json(d) => d.decode().map(|f| f.and_then(json_message)),
             Decoder::V8(d) => d.decode().map(|f| {
                 let f = f?;
+                // Straight from the frame when it is a user message the
+                // direct reader vouches for; through a `Value` otherwise.
+                if let Some(msg) = f.deserialize_user() {
+                    return Ok(Message::User(msg));
+                }
                 let offset = f.offset();
                 let value = f.to_value()?;
                 if is_internal(&value) {

@@ -69,8 +69,13 @@ pub use json::{JSON_NODE_LIMIT, ToJsonError};
 pub use object::{JsObject, Key, PropertyKey};
 pub use string::JsString;
 
+pub(crate) use self::serde::{
+    KeyDe, RAW_VALUE_TOKEN, VALUE_TOKEN, int128, take_slot, uint128, visit_bigint, visit_byte_seq,
+    visit_number, with_slot,
+};
 pub(crate) use names::{Iter as NamesIter, Names};
-pub(crate) use string::StrRepr;
+pub(crate) use object::{MAX_INDEX, parse_index};
+pub(crate) use string::{StrRepr, latin1_to_string, utf16le_units};
 
 /// A JavaScript value, as Node's `advanced` serialization carries it.
 ///

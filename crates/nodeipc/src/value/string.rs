@@ -62,27 +62,17 @@ impl JsString {
 
     /// A string from Latin-1 bytes (V8's one-byte strings).
     pub(crate) fn from_latin1(bytes: &[u8]) -> Self {
-        let text: String = match std::str::from_utf8(bytes) {
-            Ok(ascii) if bytes.is_ascii() => ascii.to_owned(),
-            _ => bytes.iter().map(|&b| char::from(b)).collect(),
-        };
-        JsString::from(text)
+        JsString::from(latin1_to_string(bytes))
     }
 
     /// A string V8 stored two-byte, from its UTF-16LE bytes (an even count).
     pub(crate) fn from_two_byte_le(bytes: &[u8]) -> Self {
-        let units = bytes
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]));
         let mut text = String::with_capacity(bytes.len() / 2);
-        for c in char::decode_utf16(units) {
+        for c in char::decode_utf16(utf16le_units(bytes)) {
             match c {
                 Ok(c) => text.push(c),
                 Err(_) => {
-                    let units: Vec<u16> = bytes
-                        .chunks_exact(2)
-                        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                        .collect();
+                    let units: Vec<u16> = utf16le_units(bytes).collect();
                     return JsString(Repr::Units(units.into()));
                 }
             }
@@ -159,6 +149,21 @@ impl JsString {
             Repr::Units(units) => StrRepr::Units(units),
         }
     }
+}
+
+/// Latin-1 bytes (V8's one-byte strings) as text.
+pub(crate) fn latin1_to_string(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(ascii) if bytes.is_ascii() => ascii.to_owned(),
+        _ => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// The code units of UTF-16LE bytes (an even count).
+pub(crate) fn utf16le_units(bytes: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
 }
 
 impl Default for JsString {

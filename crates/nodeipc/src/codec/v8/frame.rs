@@ -1,10 +1,12 @@
 //! Incremental frame decoder for `advanced` mode: a u32 big-endian payload
 //! length, then the payload.
 
+use serde::de::DeserializeOwned;
+
 use crate::codec::buffer::ReadBuffer;
 use crate::error::{DecodeError, Error, Result};
 use crate::limits::Limits;
-use crate::value::Value;
+use crate::value::{Value, from_value};
 
 /// Frame lengths from this one up are refused: Node reads the prefix as a
 /// signed 32-bit number and cannot receive them (nodejs/node#61312).
@@ -178,6 +180,60 @@ impl<'a> Frame<'a> {
         super::read::read_payload(self.payload, None, &self.limits).map_err(|kind| Error::Decode {
             offset: self.offset,
             kind,
+        })
+    }
+
+    /// Reads the value as a `T`: the result of
+    /// [`from_value`]`(self.`[`to_value`](Self::to_value)`()?)`, errors
+    /// included, but read straight from the payload, without building the
+    /// [`Value`] (strings are copied once, into `T`).
+    ///
+    /// Values the direct reader leaves to the value reader (Maps, Sets,
+    /// Dates, back-references, sparse arrays…) make it read the whole
+    /// frame through a `Value`, as do errors (so that they are the value
+    /// reader's).
+    ///
+    /// ```
+    /// use nodeipc::codec::v8::{Frame, encode};
+    /// use nodeipc::Value;
+    ///
+    /// #[derive(serde::Deserialize, Debug, PartialEq)]
+    /// struct Msg { a: u32, b: String }
+    ///
+    /// let mut bytes = Vec::new();
+    /// encode(&Value::object([("a", Value::from(1)), ("b", Value::from("x"))]), &mut bytes)?;
+    /// let frame = Frame::new(&bytes[4..], 0, Default::default());
+    /// assert_eq!(frame.deserialize::<Msg>()?, Msg { a: 1, b: "x".into() });
+    /// # Ok::<(), nodeipc::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] at this frame's offset: the value reader's
+    /// [`DecodeError`], or [`DecodeError::Mismatch`] when the value does
+    /// not fit `T`.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T> {
+        match super::de::read(self.payload, &self.limits) {
+            Ok(read) => Ok(read.value),
+            Err(_) => self.deserialize_through_value(),
+        }
+    }
+
+    /// [`deserialize`](Self::deserialize) for a user message: `None` when
+    /// the message may be an internal one (an object whose `cmd` starts
+    /// with `NODE_`), or when the direct reader left it to the value
+    /// reader (to be read with [`to_value`](Self::to_value)).
+    pub(crate) fn deserialize_user<T: DeserializeOwned>(&self) -> Option<T> {
+        super::de::read(self.payload, &self.limits)
+            .ok()
+            .filter(|read| !read.maybe_internal)
+            .map(|read| read.value)
+    }
+
+    fn deserialize_through_value<T: DeserializeOwned>(&self) -> Result<T> {
+        from_value(self.to_value()?).map_err(|e| Error::Decode {
+            offset: self.offset,
+            kind: DecodeError::Mismatch(e.to_string()),
         })
     }
 }

@@ -9,6 +9,12 @@
 //! `-`, V8's own `B`+`V` views, ASCII in two-byte strings, integers as
 //! doubles, trailing bytes in a frame).
 //!
+//! Typed messages skip the [`Value`]: [`encode_serialize`] is a serde
+//! `Serializer` writing the bytes of `encode(&to_value(msg)?)` directly,
+//! and [`Frame::deserialize`] a serde `Deserializer` reading the payload
+//! directly, with the result of `from_value(frame.to_value()?)`. Each hands
+//! what it cannot do in one pass to the `Value` path (see their docs).
+//!
 //! The peer is untrusted: malformed input is an [`Error::Decode`] with the
 //! position of the bad byte, never a panic; every declared length is
 //! checked against the bytes present before anything is allocated; depth
@@ -27,20 +33,25 @@
 //! # Ok::<(), nodeipc::Error>(())
 //! ```
 
+mod cursor;
+mod de;
 mod frame;
+mod keys;
 mod read;
+mod ser;
 #[cfg(test)]
 mod tests;
 mod write;
 
 use bytes::Bytes;
+use serde::Serialize;
 use serde::ser::Error as _;
 
 pub use frame::{Frame, V8Decoder};
 
 use crate::error::{EncodeError, Error, Result};
 use crate::limits::Limits;
-use crate::value::Value;
+use crate::value::{Value, to_value};
 
 /// The format version Node 20 writes (V8's `kLatestVersion`).
 pub const VERSION: u8 = 15;
@@ -94,23 +105,69 @@ mod tag {
 /// the outermost object, on a length over 32 bits, or when the payload
 /// would reach 2^31 bytes (Node cannot read such a frame).
 pub fn encode(value: &Value, out: &mut Vec<u8>) -> Result<()> {
+    framed(out, |out, start| write::write_value(value, out, start))
+        .map_err(|msg: String| Error::Encode(EncodeError::custom(msg)))
+}
+
+/// Appends `msg` as one `advanced` message, with the bytes of
+/// [`encode`]`(&`[`to_value`]`(msg)?)` — the same mapping, byte for byte —
+/// but written straight from `msg`: strings and byte buffers are copied
+/// once, into `out`, and no [`Value`] is built.
+///
+/// The rare values whose bytes depend on what comes later (a map whose
+/// keys turn out to make a JS `Map`, or to need reordering; a sequence of
+/// unknown length) go through [`to_value`], each on its own. A `Value`
+/// inside `msg` is written as [`encode`] writes it.
+///
+/// ```
+/// use nodeipc::codec::v8;
+///
+/// #[derive(serde::Serialize)]
+/// struct Msg<'a> { a: u32, b: &'a str }
+///
+/// let mut frame = Vec::new();
+/// v8::encode_serialize(&Msg { a: 1, b: "x" }, &mut frame)?;
+/// assert_eq!(frame, b"\0\0\0\x10\xff\x0fo\"\x01aI\x02\"\x01b\"\x01x{\x02"); // PROTOCOL.md §3.4
+/// # Ok::<(), nodeipc::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// Those of [`to_value`] and [`encode`], as [`Error::Encode`]; nothing is
+/// appended then.
+pub fn encode_serialize<T: Serialize + ?Sized>(msg: &T, out: &mut Vec<u8>) -> Result<()> {
+    match framed(out, |out, start| ser::write(msg, out, start)) {
+        Ok(()) => Ok(()),
+        // Whatever the direct path gave up on, or failed at, the Value
+        // path does again and decides (with its own error messages).
+        Err(_) => encode(&to_value(msg).map_err(Error::Encode)?, out),
+    }
+}
+
+/// Appends one frame: the length prefix, the header, and what `body`
+/// writes after them (given where the frame starts). On error, nothing
+/// stays appended.
+fn framed<E: From<String>>(
+    out: &mut Vec<u8>,
+    body: impl FnOnce(&mut Vec<u8>, usize) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
     let start = out.len();
     out.extend_from_slice(&[0, 0, 0, 0, tag::VERSION, VERSION]);
-    let written = write::write_value(value, out, start).and_then(|()| {
+    let written = body(out, start).and_then(|()| {
         let len = out.len() - start - 4;
         u32::try_from(len)
             .ok()
             .filter(|&l| l < 1 << 31)
-            .ok_or_else(|| format!("message of {len} bytes: Node reads at most 2^31 - 1"))
+            .ok_or_else(|| format!("message of {len} bytes: Node reads at most 2^31 - 1").into())
     });
     match written {
         Ok(len) => {
             out[start..start + 4].copy_from_slice(&len.to_be_bytes());
             Ok(())
         }
-        Err(msg) => {
+        Err(e) => {
             out.truncate(start);
-            Err(Error::Encode(EncodeError::custom(msg)))
+            Err(e)
         }
     }
 }

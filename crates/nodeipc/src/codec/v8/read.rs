@@ -9,20 +9,20 @@
 mod stack;
 
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::cursor::{Cursor, Result};
 use super::tag;
 use crate::error::DecodeError;
 use crate::limits::Limits;
 use crate::value::{
-    ArrayBufferView, BigInt, JsArrayBuffer, JsDate, JsError, JsObject, JsRegExp, JsString, Names,
+    ArrayBufferView, JsArrayBuffer, JsDate, JsError, JsObject, JsRegExp, JsString, Names,
     Primitive, PropertyKey, RegExpFlags, Value, ViewKind,
 };
 use stack::{ArrayBuild, Kind, Open};
-
-type Result<T> = std::result::Result<T, DecodeError>;
 
 /// Received byte slices at least this long are shared with the frame when
 /// it is a [`Bytes`]; shorter ones are copied, so that a small Buffer does
@@ -37,29 +37,58 @@ pub(crate) fn read_payload(
     owner: Option<&Bytes>,
     limits: &Limits,
 ) -> Result<Value> {
-    if payload.first() != Some(&tag::VERSION) {
-        return Err(DecodeError::UnsupportedVersion { found: None });
-    }
-    let mut r = Reader::new(payload, owner, limits, false);
-    r.pos = 1;
-    r.version = r.varint()?;
-    if !(13..=15).contains(&r.version) {
-        return Err(DecodeError::UnsupportedVersion {
-            found: Some(r.version),
-        });
-    }
+    let mut r = Reader::new(Cursor::new(payload), owner, limits, false);
+    r.version = r.header()?;
     let start = r.pos;
     match r.read_root() {
         // V8 once wrote version-13 data with view flags (crbug.com/1284506)
         // and reads it by retrying so: do the same.
         Err(e) if r.version == 13 => {
-            let mut again = Reader::new(payload, owner, limits, true);
+            let mut again = Reader::new(Cursor::new(payload), owner, limits, true);
             again.version = 13;
             again.pos = start;
             again.read_root().map_err(|_| e)
         }
         other => other,
     }
+}
+
+/// A value read from the middle of a payload (by the serde deserializer,
+/// for what it does not read itself), and the reader's counts after it.
+pub(super) struct Nested {
+    pub(super) value: Value,
+    /// Object ids the value took.
+    pub(super) ids: u32,
+    /// Values and keys read in the payload so far, this one's included.
+    pub(super) values: usize,
+}
+
+/// Reads one value at `at` (advanced past it) of a payload in `version`
+/// (14 or 15), as [`read_payload`] would read it there: `ids` object ids
+/// were assigned before it (a reference to one of those is an error),
+/// `depth` containers enclose it and `values` values and keys precede it,
+/// all counted against `limits`.
+pub(super) fn read_nested(
+    at: &mut Cursor<'_>,
+    version: u32,
+    ids: u32,
+    depth: usize,
+    values: usize,
+    limits: &Limits,
+) -> Result<Nested> {
+    debug_assert!(version >= 14, "version 13 has two readings");
+    let mut r = Reader::new(*at, None, limits, false);
+    r.version = version;
+    r.id_base = ids;
+    r.values = values;
+    r.max_depth = limits.max_depth.saturating_sub(depth);
+    let value = r.read_root()?;
+    at.pos = r.pos;
+    Ok(Nested {
+        value,
+        ids: r.ids.len() as u32,
+        values: r.values,
+    })
 }
 
 /// What an object id stands for while reading.
@@ -74,12 +103,13 @@ enum Slot {
 }
 
 struct Reader<'a> {
-    data: &'a [u8],
+    cur: Cursor<'a>,
     owner: Option<&'a Bytes>,
-    pos: usize,
     version: u32,
     /// Read `V` flags in version 13 (V8's broken-data compatibility mode).
     v13_view_flags: bool,
+    /// The wire id of `ids[0]`: ids assigned before the value being read.
+    id_base: u32,
     ids: Vec<Slot>,
     stack: Vec<Open>,
     values: usize,
@@ -87,19 +117,33 @@ struct Reader<'a> {
     max_elements: usize,
 }
 
+/// The reader reads bytes through its cursor: `self.varint()`, `self.pos`.
+impl<'a> Deref for Reader<'a> {
+    type Target = Cursor<'a>;
+    fn deref(&self) -> &Cursor<'a> {
+        &self.cur
+    }
+}
+
+impl DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.cur
+    }
+}
+
 impl<'a> Reader<'a> {
     fn new(
-        data: &'a [u8],
+        cur: Cursor<'a>,
         owner: Option<&'a Bytes>,
         limits: &Limits,
         v13_view_flags: bool,
     ) -> Self {
         Reader {
-            data,
+            cur,
             owner,
-            pos: 0,
             version: 0,
             v13_view_flags,
+            id_base: 0,
             ids: Vec::new(),
             stack: Vec::new(),
             values: 0,
@@ -110,57 +154,6 @@ impl<'a> Reader<'a> {
 
     // ---- bytes -------------------------------------------------------------
 
-    fn end(&self) -> DecodeError {
-        DecodeError::UnexpectedEnd {
-            at: self.data.len(),
-        }
-    }
-
-    fn byte(&mut self) -> Result<u8> {
-        let b = *self.data.get(self.pos).ok_or_else(|| self.end())?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    /// A base-128 varint of at most 32 bits (5 bytes; non-canonical forms
-    /// such as `82 80 00` are accepted, as V8 accepts them).
-    fn varint(&mut self) -> Result<u32> {
-        let at = self.pos;
-        let mut v: u64 = 0;
-        for shift in (0..35).step_by(7) {
-            let b = self.byte()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return u32::try_from(v).map_err(|_| DecodeError::BadVarint { at });
-            }
-        }
-        Err(DecodeError::BadVarint { at })
-    }
-
-    fn zigzag(&mut self) -> Result<i32> {
-        let u = self.varint()?;
-        Ok((u >> 1) as i32 ^ -((u & 1) as i32))
-    }
-
-    /// `len` bytes; an error before anything is allocated if fewer are left.
-    fn take(&mut self, len: u32) -> Result<&'a [u8]> {
-        let start = self.pos;
-        let end = start
-            .checked_add(len as usize)
-            .filter(|&e| e <= self.data.len());
-        let end = end.ok_or(DecodeError::UnexpectedEnd {
-            at: self.data.len(),
-        })?;
-        self.pos = end;
-        Ok(&self.data[start..end])
-    }
-
-    fn double(&mut self) -> Result<f64> {
-        let b: [u8; 8] = self.take(8)?.try_into().expect("8 bytes");
-        // No NaN canonicalization: V8 writes NaN payloads as they are.
-        Ok(f64::from_le_bytes(b))
-    }
-
     /// `bytes`, shared with the frame when it is large and owned.
     fn to_bytes(&self, bytes: &[u8]) -> Bytes {
         match self.owner {
@@ -169,39 +162,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The next tag, skipping padding.
-    fn tag(&mut self) -> Result<u8> {
-        loop {
-            match self.byte()? {
-                tag::PADDING => continue,
-                t => return Ok(t),
-            }
-        }
-    }
-
-    /// The next tag and where it is, skipping padding, without consuming it.
-    fn peek_tag(&self) -> Option<(u8, usize)> {
-        let skip = self.data[self.pos..]
-            .iter()
-            .position(|&b| b != tag::PADDING)?;
-        Some((self.data[self.pos + skip], self.pos + skip + 1))
-    }
-
-    fn bigint(&mut self) -> Result<BigInt> {
-        let bitfield = self.varint()?;
-        let digits = self.take(bitfield >> 1)?;
-        Ok(BigInt::from_le_bytes(bitfield & 1 == 1, digits))
-    }
-
     fn string_body(&mut self, t: u8, at: usize) -> Result<JsString> {
-        let len = self.varint()?;
-        if t == tag::TWO_BYTE_STRING && len % 2 == 1 {
-            return Err(DecodeError::InvalidValue {
-                at,
-                reason: "odd two-byte string length",
-            });
-        }
-        let b = self.take(len)?;
+        let b = self.string_bytes(t, at)?;
         Ok(match t {
             tag::ONE_BYTE_STRING => JsString::from_latin1(b),
             tag::TWO_BYTE_STRING => JsString::from_two_byte_le(b),
@@ -275,7 +237,10 @@ impl<'a> Reader<'a> {
 
     fn reference(&mut self, at: usize) -> Result<Value> {
         let id = self.varint()?;
-        match self.ids.get(id as usize) {
+        // Ids below the base are objects read by someone else: not ours
+        // to hand out.
+        let local = id.checked_sub(self.id_base);
+        match local.and_then(|i| self.ids.get(i as usize)) {
             Some(Slot::Done(v)) => Ok(v.clone()),
             Some(Slot::Open(i)) => Ok(Value::Circular((self.stack.len() - 1 - i) as u32)),
             _ => Err(DecodeError::BadReference { at, id }),
@@ -402,7 +367,7 @@ impl<'a> Reader<'a> {
                 let len = self.varint()?;
                 let dense = t == tag::BEGIN_DENSE_ARRAY;
                 // Each element takes at least a byte.
-                if dense && len as usize > self.data.len() - self.pos {
+                if dense && len as usize > self.left() {
                     return Err(DecodeError::InvalidValue {
                         at,
                         reason: "array longer than the bytes left",
@@ -498,17 +463,8 @@ impl<'a> Reader<'a> {
     /// Node's ArrayBufferView host object, after `\ 00`: type index, byte
     /// length, bytes.
     fn host_view(&mut self, at: usize) -> Result<Value> {
-        let kind = ViewKind::from_type_index(self.varint()?).ok_or(DecodeError::InvalidValue {
-            at,
-            reason: "unknown host object type index",
-        })?;
-        let len = self.varint()?;
-        let bytes = self.take(len)?;
-        // Node builds the view with `byteLength / BYTES_PER_ELEMENT`
-        // elements, dropping a partial one.
-        let whole = bytes.len() - bytes.len() % kind.element_size();
-        let view =
-            ArrayBufferView::new(kind, self.to_bytes(&bytes[..whole])).expect("whole elements");
+        let (kind, bytes) = self.view_bytes(at)?;
+        let view = ArrayBufferView::new(kind, self.to_bytes(bytes)).expect("whole elements");
         Ok(Value::View(Arc::new(view)))
     }
 

@@ -3,26 +3,23 @@
 //!
 //! Like the reader it keeps its own stack (of pending work), so a deep
 //! value cannot overflow the thread's stack while being written.
+//!
+//! The [`Writer`] also serves the serde serializer (`ser.rs`), which writes
+//! the containers of a Rust value itself and hands `Value`s met inside it
+//! to [`Writer::write`].
 
 use std::collections::{HashMap, btree_map};
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use super::tag;
-use crate::value::{BigInt, ErrorName, JsString, NamesIter, Primitive, StrRepr, Value};
+use crate::value::{BigInt, ErrorName, JsString, NamesIter, Primitive, StrRepr, Value, ViewKind};
 
 /// Appends the encoding of `value` to `out`. `start` is where the frame
 /// (or payload) begins in `out`: V8 pads two-byte strings to an even offset
 /// from there.
 pub(crate) fn write_value(value: &Value, out: &mut Vec<u8>, start: usize) -> Result<(), String> {
-    let mut w = Writer {
-        out,
-        start,
-        next_id: 0,
-        seen: HashMap::new(),
-        open: Vec::new(),
-        tasks: vec![Task::Value(value)],
-    };
-    w.run()
+    Writer::new(out, start).write(value)
 }
 
 /// Work left to do, innermost last.
@@ -45,19 +42,49 @@ enum End<'v> {
     Error(Option<&'v JsString>),
 }
 
-struct Writer<'v, 'o> {
-    out: &'o mut Vec<u8>,
+/// Appends values to `out`, numbering objects as V8 does.
+pub(super) struct Writer<'o> {
+    pub(super) out: &'o mut Vec<u8>,
     start: usize,
     next_id: u32,
-    /// Shared objects already written, by address, with their ids.
+    /// Shared objects already written, by address, with their ids. The
+    /// caller keeps them alive until the end of the message, so that no
+    /// address is reused.
     seen: HashMap<*const (), u32>,
     /// Ids of the enclosing containers (for `Circular`).
     open: Vec<u32>,
+}
+
+/// Where a [`Writer`] was, to go back there.
+#[derive(Clone, Copy)]
+pub(super) struct Mark {
+    len: usize,
+    next_id: u32,
+    open: usize,
+    seen: usize,
+}
+
+/// A [`Writer`] walking one `Value` with its own stack of work.
+struct Walk<'v, 'w, 'o> {
+    w: &'w mut Writer<'o>,
     tasks: Vec<Task<'v>>,
 }
 
+impl<'o> Deref for Walk<'_, '_, 'o> {
+    type Target = Writer<'o>;
+    fn deref(&self) -> &Writer<'o> {
+        self.w
+    }
+}
+
+impl DerefMut for Walk<'_, '_, '_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.w
+    }
+}
+
 /// A count that V8 writes as a 32-bit varint.
-fn count(n: usize, what: &str) -> Result<u32, String> {
+pub(super) fn count(n: usize, what: &str) -> Result<u32, String> {
     u32::try_from(n).map_err(|_| format!("{what} too large for the V8 format ({n})"))
 }
 
@@ -76,7 +103,198 @@ fn varint_len(mut n: u32) -> usize {
     len
 }
 
-impl<'v> Writer<'v, '_> {
+impl<'o> Writer<'o> {
+    /// A writer appending to `out`, where the frame (or payload) begins at
+    /// `start`.
+    pub(super) fn new(out: &'o mut Vec<u8>, start: usize) -> Self {
+        Writer {
+            out,
+            start,
+            next_id: 0,
+            seen: HashMap::new(),
+            open: Vec::new(),
+        }
+    }
+
+    /// Writes `value`, numbering its objects after those written so far;
+    /// a [`Value::Circular`] may point to a container begun with
+    /// [`begin`](Self::begin).
+    pub(super) fn write(&mut self, value: &Value) -> Result<(), String> {
+        Walk {
+            w: self,
+            tasks: vec![Task::Value(value)],
+        }
+        .run()
+    }
+
+    pub(super) fn mark(&self) -> Mark {
+        Mark {
+            len: self.out.len(),
+            next_id: self.next_id,
+            open: self.open.len(),
+            seen: self.seen.len(),
+        }
+    }
+
+    /// Forgets what was written since `mark`.
+    pub(super) fn rewind(&mut self, mark: Mark) {
+        self.out.truncate(mark.len);
+        self.next_id = mark.next_id;
+        self.open.truncate(mark.open);
+        if self.seen.len() != mark.seen {
+            self.seen.retain(|_, id| *id < mark.next_id);
+        }
+    }
+
+    /// Begins a container that is not a `Value` (it is never shared): its
+    /// tag, and a new id, enclosing what follows until [`end`](Self::end).
+    pub(super) fn begin(&mut self, t: u8) {
+        self.byte(t);
+        self.open.push(self.next_id);
+        self.next_id += 1;
+    }
+
+    /// Ends the container of the last [`begin`](Self::begin) (its end tag
+    /// and counts are the caller's).
+    pub(super) fn end(&mut self) {
+        self.open.pop();
+    }
+
+    /// A Buffer holding `b`, which is never shared either.
+    pub(super) fn buffer(&mut self, b: &[u8]) -> Result<(), String> {
+        self.next_id += 1;
+        self.view(ViewKind::Buffer, b)
+    }
+
+    /// Node's host object for a view: kind 0 (an ArrayBufferView), the type
+    /// index, the viewed bytes.
+    fn view(&mut self, kind: ViewKind, b: &[u8]) -> Result<(), String> {
+        self.byte(tag::HOST_OBJECT);
+        self.varint(0);
+        self.varint(kind.type_index());
+        self.bytes(b)
+    }
+
+    pub(super) fn byte(&mut self, b: u8) {
+        self.out.push(b);
+    }
+
+    pub(super) fn varint(&mut self, mut n: u32) {
+        while n >= 0x80 {
+            self.out.push(n as u8 | 0x80);
+            n >>= 7;
+        }
+        self.out.push(n as u8);
+    }
+
+    fn double(&mut self, n: f64) {
+        self.out.extend_from_slice(&n.to_le_bytes());
+    }
+
+    pub(super) fn bigint(&mut self, n: &BigInt) -> Result<(), String> {
+        let bytes = count(n.magnitude().len() * 8, "BigInt")?;
+        self.varint(bytes << 1 | u32::from(n.is_negative()));
+        for w in n.magnitude() {
+            self.out.extend_from_slice(&w.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    pub(super) fn bytes(&mut self, b: &[u8]) -> Result<(), String> {
+        self.varint(count(b.len(), "buffer")?);
+        self.out.extend_from_slice(b);
+        Ok(())
+    }
+
+    /// A string as V8 writes it: one-byte (Latin-1) when every character
+    /// fits and V8 did not hold it two-byte, else UTF-16LE after a pad byte
+    /// if needed to start the units at an even offset.
+    fn string(&mut self, s: &JsString) -> Result<(), String> {
+        match s.repr() {
+            StrRepr::Text(text, false) => self.str(text),
+            StrRepr::Text(text, true) => {
+                self.two_byte(text.encode_utf16().count(), text.encode_utf16())
+            }
+            StrRepr::Units(units) => self.two_byte(units.len(), units.iter().copied()),
+        }
+    }
+
+    /// Well-formed text as V8 writes a string it holds in the smallest
+    /// form: one-byte when every character is Latin-1, else two-byte.
+    pub(super) fn str(&mut self, text: &str) -> Result<(), String> {
+        if text.is_ascii() {
+            self.byte(tag::ONE_BYTE_STRING);
+            self.bytes(text.as_bytes())
+        } else if text.chars().all(|c| u32::from(c) <= 0xff) {
+            self.byte(tag::ONE_BYTE_STRING);
+            self.varint(count(text.chars().count(), "string")?);
+            self.out.extend(text.chars().map(|c| u32::from(c) as u8));
+            Ok(())
+        } else {
+            self.two_byte(text.encode_utf16().count(), text.encode_utf16())
+        }
+    }
+
+    fn two_byte(&mut self, units: usize, it: impl Iterator<Item = u16>) -> Result<(), String> {
+        let len = count(units * 2, "string")?;
+        if (self.out.len() - self.start + 1 + varint_len(len)) % 2 == 1 {
+            self.byte(tag::PADDING);
+        }
+        self.byte(tag::TWO_BYTE_STRING);
+        self.varint(len);
+        self.out.reserve(units * 2);
+        for u in it {
+            self.out.extend_from_slice(&u.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// An index key: a Smi when it fits, else a double (as V8 keeps keys
+    /// as numbers).
+    pub(super) fn index_key(&mut self, i: u32) {
+        match i32::try_from(i) {
+            Ok(i) => self.int32(i),
+            Err(_) => {
+                self.byte(tag::DOUBLE);
+                self.double(f64::from(i));
+            }
+        }
+    }
+
+    fn int32(&mut self, i: i32) {
+        self.byte(tag::INT32);
+        self.varint(((i << 1) ^ (i >> 31)) as u32);
+    }
+
+    /// A number as V8 writes it: `I` for a Smi, else a double.
+    pub(super) fn number(&mut self, n: f64) {
+        if is_smi(n) {
+            self.int32(n as i32);
+        } else {
+            self.byte(tag::DOUBLE);
+            self.double(n);
+        }
+    }
+
+    /// The id of a new object; for one already written, writes the
+    /// back-reference and returns `None`. Only objects whose `Arc` is
+    /// shared can repeat, so only those are looked up.
+    fn object<T>(&mut self, a: &Arc<T>) -> Option<u32> {
+        let id = self.next_id;
+        if Arc::strong_count(a) > 1 {
+            if let Some(&old) = self.seen.get(&Arc::as_ptr(a).cast()) {
+                self.byte(tag::OBJECT_REFERENCE);
+                self.varint(old);
+                return None;
+            }
+            self.seen.insert(Arc::as_ptr(a).cast(), id);
+        }
+        self.next_id += 1;
+        Some(id)
+    }
+}
+
+impl<'v> Walk<'v, '_, '_> {
     fn run(&mut self) -> Result<(), String> {
         while let Some(task) = self.tasks.pop() {
             match task {
@@ -108,115 +326,14 @@ impl<'v> Writer<'v, '_> {
                         self.value(k)?;
                     }
                 }
-                Task::End(end) => self.end(end)?,
+                Task::End(end) => self.close(end)?,
             }
         }
         Ok(())
-    }
-
-    fn byte(&mut self, b: u8) {
-        self.out.push(b);
-    }
-
-    fn varint(&mut self, mut n: u32) {
-        while n >= 0x80 {
-            self.out.push(n as u8 | 0x80);
-            n >>= 7;
-        }
-        self.out.push(n as u8);
-    }
-
-    fn double(&mut self, n: f64) {
-        self.out.extend_from_slice(&n.to_le_bytes());
-    }
-
-    fn bigint(&mut self, n: &BigInt) -> Result<(), String> {
-        let bytes = count(n.magnitude().len() * 8, "BigInt")?;
-        self.varint(bytes << 1 | u32::from(n.is_negative()));
-        for w in n.magnitude() {
-            self.out.extend_from_slice(&w.to_le_bytes());
-        }
-        Ok(())
-    }
-
-    fn bytes(&mut self, b: &[u8]) -> Result<(), String> {
-        self.varint(count(b.len(), "buffer")?);
-        self.out.extend_from_slice(b);
-        Ok(())
-    }
-
-    /// A string as V8 writes it: one-byte (Latin-1) when every character
-    /// fits and V8 did not hold it two-byte, else UTF-16LE after a pad byte
-    /// if needed to start the units at an even offset.
-    fn string(&mut self, s: &JsString) -> Result<(), String> {
-        match s.repr() {
-            StrRepr::Text(text, false) if text.is_ascii() => {
-                self.byte(tag::ONE_BYTE_STRING);
-                self.bytes(text.as_bytes())
-            }
-            StrRepr::Text(text, false) if text.chars().all(|c| u32::from(c) <= 0xff) => {
-                self.byte(tag::ONE_BYTE_STRING);
-                self.varint(count(text.chars().count(), "string")?);
-                self.out.extend(text.chars().map(|c| u32::from(c) as u8));
-                Ok(())
-            }
-            StrRepr::Text(text, _) => {
-                self.two_byte(text.encode_utf16().count(), text.encode_utf16())
-            }
-            StrRepr::Units(units) => self.two_byte(units.len(), units.iter().copied()),
-        }
-    }
-
-    fn two_byte(&mut self, units: usize, it: impl Iterator<Item = u16>) -> Result<(), String> {
-        let len = count(units * 2, "string")?;
-        if (self.out.len() - self.start + 1 + varint_len(len)) % 2 == 1 {
-            self.byte(tag::PADDING);
-        }
-        self.byte(tag::TWO_BYTE_STRING);
-        self.varint(len);
-        self.out.reserve(units * 2);
-        for u in it {
-            self.out.extend_from_slice(&u.to_le_bytes());
-        }
-        Ok(())
-    }
-
-    /// An index key: a Smi when it fits, else a double (as V8 keeps keys
-    /// as numbers).
-    fn index_key(&mut self, i: u32) {
-        match i32::try_from(i) {
-            Ok(i) => self.int32(i),
-            Err(_) => {
-                self.byte(tag::DOUBLE);
-                self.double(f64::from(i));
-            }
-        }
-    }
-
-    fn int32(&mut self, i: i32) {
-        self.byte(tag::INT32);
-        self.varint(((i << 1) ^ (i >> 31)) as u32);
-    }
-
-    /// The id of a new object; for one already written, writes the
-    /// back-reference and returns `None`. Only objects whose `Arc` is
-    /// shared can repeat, so only those are looked up.
-    fn object<T>(&mut self, a: &Arc<T>) -> Option<u32> {
-        let id = self.next_id;
-        if Arc::strong_count(a) > 1 {
-            if let Some(&old) = self.seen.get(&Arc::as_ptr(a).cast()) {
-                self.byte(tag::OBJECT_REFERENCE);
-                self.varint(old);
-                return None;
-            }
-            self.seen.insert(Arc::as_ptr(a).cast(), id);
-        }
-        self.next_id += 1;
-        Some(id)
     }
 
     /// Begins a container: its id becomes an enclosing object until `end`.
-    fn begin(&mut self, id: u32, t: u8, end: End<'v>) {
+    fn open(&mut self, id: u32, t: u8, end: End<'v>) {
         self.byte(t);
         self.open.push(id);
         self.tasks.push(Task::End(end));
@@ -228,8 +345,8 @@ impl<'v> Writer<'v, '_> {
             Value::Null => self.byte(tag::NULL),
             Value::Bool(true) => self.byte(tag::TRUE),
             Value::Bool(false) => self.byte(tag::FALSE),
-            Value::Number(n) if is_smi(*n) => self.int32(*n as i32),
-            Value::Number(n) | Value::Double(n) => {
+            Value::Number(n) => self.number(*n),
+            Value::Double(n) => {
                 self.byte(tag::DOUBLE);
                 self.double(*n);
             }
@@ -255,14 +372,14 @@ impl<'v> Writer<'v, '_> {
                 match (a.packed(), a.holey_items()) {
                     (Some(items), _) => {
                         let props = count(named, "array")?;
-                        self.begin(id, tag::BEGIN_DENSE_ARRAY, End::Dense { props, len });
+                        self.open(id, tag::BEGIN_DENSE_ARRAY, End::Dense { props, len });
                         self.varint(len);
                         self.tasks.push(Task::Named(a.named().iter()));
                         self.tasks.push(Task::Elements(items.iter()));
                     }
                     (None, Some(items)) => {
                         let props = count(items.len() + named, "array")?;
-                        self.begin(id, tag::BEGIN_SPARSE_ARRAY, End::Sparse { props, len });
+                        self.open(id, tag::BEGIN_SPARSE_ARRAY, End::Sparse { props, len });
                         self.varint(len);
                         self.tasks.push(Task::Named(a.named().iter()));
                         self.tasks.push(Task::Indexed(items.iter()));
@@ -275,7 +392,7 @@ impl<'v> Writer<'v, '_> {
                     return Ok(());
                 };
                 let props = count(o.len(), "object")?;
-                self.begin(id, tag::BEGIN_JS_OBJECT, End::Object(props));
+                self.open(id, tag::BEGIN_JS_OBJECT, End::Object(props));
                 self.tasks.push(Task::Named(o.named().iter()));
                 self.tasks.push(Task::Indexed(o.indexed().iter()));
             }
@@ -284,7 +401,7 @@ impl<'v> Writer<'v, '_> {
                     return Ok(());
                 };
                 let len = count(m.len() * 2, "Map")?;
-                self.begin(id, tag::BEGIN_MAP, End::Map(len));
+                self.open(id, tag::BEGIN_MAP, End::Map(len));
                 self.tasks.push(Task::Entries(m.entries().iter()));
             }
             Value::Set(s) => {
@@ -292,14 +409,14 @@ impl<'v> Writer<'v, '_> {
                     return Ok(());
                 };
                 let len = count(s.len(), "Set")?;
-                self.begin(id, tag::BEGIN_SET, End::Set(len));
+                self.open(id, tag::BEGIN_SET, End::Set(len));
                 self.tasks.push(Task::Elements(s.values().iter()));
             }
             Value::Error(e) => {
                 let Some(id) = self.object(e) else {
                     return Ok(());
                 };
-                self.begin(id, tag::ERROR, End::Error(e.stack.as_ref()));
+                self.open(id, tag::ERROR, End::Error(e.stack.as_ref()));
                 let proto = match e.name {
                     ErrorName::Error => None,
                     ErrorName::EvalError => Some(b'E'),
@@ -357,12 +474,7 @@ impl<'v> Writer<'v, '_> {
             }
             Value::View(view) => {
                 if self.object(view).is_some() {
-                    // Node's host object: kind 0 (an ArrayBufferView), type
-                    // index, the viewed bytes.
-                    self.byte(tag::HOST_OBJECT);
-                    self.varint(0);
-                    self.varint(view.kind().type_index());
-                    self.bytes(view.bytes())?;
+                    self.view(view.kind(), view.bytes())?;
                 }
             }
         }
@@ -389,7 +501,7 @@ impl<'v> Writer<'v, '_> {
         Ok(())
     }
 
-    fn end(&mut self, end: End<'v>) -> Result<(), String> {
+    fn close(&mut self, end: End<'v>) -> Result<(), String> {
         self.open.pop();
         match end {
             End::Object(props) => {

@@ -59,7 +59,7 @@ const TWO_64: f64 = 18_446_744_073_709_551_616.0;
 
 /// A number to the visitor: integral ones as integers (`u64` when
 /// non-negative, else `i64`), others (and `-0`) as `f64`.
-fn visit_number<'de, V: Visitor<'de>>(n: f64, visitor: V) -> Result<V::Value> {
+pub(crate) fn visit_number<'de, V: Visitor<'de>>(n: f64, visitor: V) -> Result<V::Value> {
     if n.fract() == 0.0 && !(n == 0.0 && n.is_sign_negative()) {
         if (0.0..TWO_64).contains(&n) {
             return visitor.visit_u64(n as u64);
@@ -78,7 +78,20 @@ fn visit_str<'de, V: Visitor<'de>>(s: &'de JsString, visitor: V) -> Result<V::Va
     }
 }
 
-fn visit_bigint<'de, V: Visitor<'de>>(b: &crate::value::BigInt, visitor: V) -> Result<V::Value> {
+/// Bytes as a sequence of numbers (`Vec<u8>` fields take Buffers).
+pub(crate) fn visit_byte_seq<'de, V: Visitor<'de>>(bytes: &[u8], visitor: V) -> Result<V::Value> {
+    let mut seq = SeqDeserializer::new(bytes.iter().copied());
+    let v = visitor.visit_seq(&mut seq)?;
+    seq.end()?;
+    Ok(v)
+}
+
+/// A BigInt to the visitor: as the first of `u64`, `i64`, `u128`, `i128`
+/// that holds it.
+pub(crate) fn visit_bigint<'de, V: Visitor<'de>>(
+    b: &crate::value::BigInt,
+    visitor: V,
+) -> Result<V::Value> {
     if let Some(n) = b.to_u64() {
         visitor.visit_u64(n)
     } else if let Some(n) = b.to_i64() {
@@ -230,12 +243,7 @@ impl<'de> Deserializer<'de> for De<'de> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self.bytes() {
-            Some(bytes) => {
-                let mut seq = SeqDeserializer::new(bytes.iter().copied());
-                let v = visitor.visit_seq(&mut seq)?;
-                seq.end()?;
-                Ok(v)
-            }
+            Some(bytes) => visit_byte_seq(bytes, visitor),
             None => self.deserialize_any(visitor),
         }
     }
@@ -259,7 +267,7 @@ impl<'de> Deserializer<'de> for De<'de> {
     ) -> Result<V::Value> {
         match self.0 {
             Value::String(s) => visitor.visit_enum(Variant {
-                name: KeyDe::Name(s),
+                name: KeyDe::name(s),
                 content: None,
             }),
             Value::Object(o) if o.len() == 1 => {
@@ -324,35 +332,51 @@ impl<'de, I: Iterator<Item = (Key<'de>, &'de Value)>> MapAccess<'de> for ObjectA
     }
 }
 
-/// A property key: a string, which integer, float and bool types parse (as
-/// serde_json does for its object keys).
-enum KeyDe<'de> {
+/// A property key (or an enum's variant name): a string, which integer,
+/// float and bool types parse (as serde_json does for its object keys).
+pub(crate) enum KeyDe<'de> {
+    /// An array index.
     Index(u32),
-    Name(&'de JsString),
+    /// A name, borrowed.
+    Str(&'de str),
+    /// A name that had to be decoded (a lone surrogate is U+FFFD).
+    String(String),
 }
 
 impl<'de> From<Key<'de>> for KeyDe<'de> {
     fn from(key: Key<'de>) -> Self {
         match key {
             Key::Index(i) => KeyDe::Index(i),
-            Key::Name(s) => KeyDe::Name(s),
+            Key::Name(s) => KeyDe::name(s),
         }
     }
 }
 
 impl<'de> KeyDe<'de> {
+    fn name(s: &'de JsString) -> Self {
+        match s.as_str() {
+            Some(s) => KeyDe::Str(s),
+            None => KeyDe::String(s.to_string_lossy().into_owned()),
+        }
+    }
+
     fn parse<T: std::str::FromStr, V: Visitor<'de>>(
         self,
         visitor: V,
         visit: impl FnOnce(V, T) -> Result<V::Value>,
     ) -> Result<V::Value> {
-        let text = match self {
-            KeyDe::Index(i) => i.to_string(),
-            KeyDe::Name(s) => s.to_string_lossy().into_owned(),
+        let index;
+        let text = match &self {
+            KeyDe::Index(i) => {
+                index = i.to_string();
+                &index
+            }
+            KeyDe::Str(s) => *s,
+            KeyDe::String(s) => s,
         };
         match text.parse() {
             Ok(n) => visit(visitor, n),
-            Err(_) => Err(Error::invalid_type(de::Unexpected::Str(&text), &visitor)),
+            Err(_) => Err(Error::invalid_type(de::Unexpected::Str(text), &visitor)),
         }
     }
 }
@@ -371,7 +395,8 @@ impl<'de> Deserializer<'de> for KeyDe<'de> {
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self {
             KeyDe::Index(i) => visitor.visit_string(i.to_string()),
-            KeyDe::Name(s) => visit_str(s, visitor),
+            KeyDe::Str(s) => visitor.visit_borrowed_str(s),
+            KeyDe::String(s) => visitor.visit_string(s),
         }
     }
 

@@ -14,21 +14,21 @@ type Result<T = Value> = std::result::Result<T, EncodeError>;
 
 /// The struct name and field name with which `serde_json::value::RawValue`
 /// serializes itself; its JSON text is parsed as `JSON.parse` would.
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+pub(crate) const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// The serializer of one value.
 pub(super) struct Ser;
 
 /// An integer as a number when JS holds it exactly (|n| ≤ 2^53 − 1), else
 /// a BigInt.
-pub(super) fn int128(n: i128) -> Value {
+pub(crate) fn int128(n: i128) -> Value {
     match i64::try_from(n) {
         Ok(n) => Value::from(n),
         Err(_) => Value::BigInt(BigInt::from(n)),
     }
 }
 
-pub(super) fn uint128(n: u128) -> Value {
+pub(crate) fn uint128(n: u128) -> Value {
     match u64::try_from(n) {
         Ok(n) => Value::from(n),
         Err(_) => Value::BigInt(BigInt::from(n)),

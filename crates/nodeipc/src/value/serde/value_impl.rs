@@ -20,7 +20,7 @@ use super::ser::{int128, map_value, uint128};
 use crate::value::{Key, Primitive, Value};
 
 /// The newtype-struct name of a whole `Value` passing through.
-pub(super) const VALUE_TOKEN: &str = "$nodeipc::private::Value";
+pub(crate) const VALUE_TOKEN: &str = "$nodeipc::private::Value";
 
 thread_local! {
     /// The `Value` in transit between `Value::serialize` and our
@@ -29,7 +29,7 @@ thread_local! {
 }
 
 /// Puts `v` in the slot for the duration of `f`.
-pub(super) fn with_slot<R>(v: Value, f: impl FnOnce() -> R) -> R {
+pub(crate) fn with_slot<R>(v: Value, f: impl FnOnce() -> R) -> R {
     let previous = SLOT.replace(Some(v));
     let r = f();
     SLOT.set(previous);
@@ -37,7 +37,7 @@ pub(super) fn with_slot<R>(v: Value, f: impl FnOnce() -> R) -> R {
 }
 
 /// Takes the value from the slot, if one is in transit.
-pub(super) fn take_slot() -> Option<Value> {
+pub(crate) fn take_slot() -> Option<Value> {
     SLOT.take()
 }
 
