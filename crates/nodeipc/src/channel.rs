@@ -1,21 +1,51 @@
 //! The async channel (tokio): a thin loop around the codec.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::Interest;
 use tokio::net::UnixStream;
+use tokio::sync::Notify;
 
+use crate::codec::Serialization;
 use crate::codec::json::READ_CHUNK;
-use crate::codec::{Decoder, SendBuf, Serialization};
 use crate::error::{Error, Result};
+use crate::handle::outbox::{Outbox, Progress};
+use crate::handle::{Handle, SendHandle};
 use crate::limits::Limits;
 use crate::message::Message;
+use crate::protocol::{self, Delivery, RecvState, SendState};
 use crate::sys;
+
+/// What the two halves of one channel share.
+#[derive(Debug)]
+struct Shared {
+    io: UnixStream,
+    send: SendState,
+    /// Woken when the receiving half acted on a message of the handle
+    /// protocol (an ACK may have let the queue go) or stopped reading.
+    answered: Notify,
+    /// The receiving half is gone or saw the end of the stream: no ACK can
+    /// arrive any more.
+    deaf: AtomicBool,
+}
+
+impl Shared {
+    /// Writes what the queue allows now, without waiting.
+    fn write_now(&self, out: &mut Outbox) -> Result<Progress> {
+        let io = &self.io;
+        protocol::write_out(out, |bytes, fd| {
+            io.try_io(Interest::WRITABLE, || {
+                protocol::send_some(io.as_fd(), bytes, fd)
+            })
+        })
+    }
+}
 
 /// An IPC channel to a Node process (or to another nodeipc peer), speaking
 /// the `json` serialization.
@@ -48,19 +78,22 @@ impl Channel {
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
         in_runtime()?;
         sys::set_nonblocking(&fd, true)?;
-        let io = Arc::new(UnixStream::from_std(std::os::unix::net::UnixStream::from(
-            fd,
-        ))?);
+        let io = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?;
+        let shared = Arc::new(Shared {
+            io,
+            send: SendState::new(serialization, &limits),
+            answered: Notify::new(),
+            deaf: AtomicBool::new(false),
+        });
         Ok(Channel {
             tx: Sender {
-                io: io.clone(),
-                out: SendBuf::new(serialization, limits.max_send_buffer),
+                shared: shared.clone(),
                 limits,
                 closed: false,
             },
             rx: Receiver {
-                io,
-                dec: Decoder::new(serialization, limits),
+                shared,
+                state: RecvState::new(serialization, limits),
                 eof: false,
                 busy_poll: Receiver::DEFAULT_BUSY_POLL,
             },
@@ -97,24 +130,47 @@ impl Channel {
         (self.tx, self.rx)
     }
 
-    /// See [`Sender::send`].
+    /// See [`Sender::send`]. While a handle waits for the peer's ACK, this
+    /// reads ahead on the channel's receiving side (keeping what it reads
+    /// for `recv`), so an unsplit channel never waits on itself.
     pub async fn send<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
-        self.tx.send(msg).await
+        self.feed(msg).await?;
+        self.flush().await
     }
 
     /// See [`Sender::feed`].
     pub async fn feed<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
-        self.tx.feed(msg).await
+        self.tx.feed_with(msg, None, Some(&mut self.rx)).await
+    }
+
+    /// See [`Sender::send_with_handle`].
+    pub async fn send_with_handle<T: Serialize + ?Sized>(
+        &mut self,
+        msg: &T,
+        handle: impl SendHandle,
+    ) -> Result<()> {
+        let handle = handle.into_outgoing()?;
+        self.tx
+            .feed_with(msg, Some(handle), Some(&mut self.rx))
+            .await?;
+        self.flush().await
     }
 
     /// See [`Sender::flush`].
     pub async fn flush(&mut self) -> Result<()> {
-        self.tx.flush().await
+        self.tx.flush_with(Some(&mut self.rx)).await
     }
 
     /// See [`Receiver::recv`].
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         self.rx.recv().await
+    }
+
+    /// See [`Receiver::recv_with_handle`].
+    pub async fn recv_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(T, Option<Handle>)>> {
+        self.rx.recv_with_handle().await
     }
 
     /// See [`Receiver::set_busy_poll`].
@@ -130,7 +186,7 @@ impl Channel {
     /// Writes out everything queued, then closes the channel: the peer sees
     /// `'disconnect'` (Node's `disconnect()`: a plain close, no bytes).
     pub async fn disconnect(mut self) -> Result<()> {
-        self.tx.flush().await
+        self.flush().await
     }
 }
 
@@ -163,10 +219,20 @@ fn in_runtime() -> Result<()> {
 /// open until it is done). A process that exits (`std::process::exit`, or
 /// returning from `main`, which stops the runtime) before that task
 /// finishes loses the rest: `flush` before exiting.
+///
+/// # Handles
+///
+/// [`send_with_handle`](Self::send_with_handle) sends a socket with the
+/// message (see [`crate::handle`]). As in Node, every message sent after
+/// it waits until the peer acknowledges the handle; the acknowledgement
+/// arrives on the [`Receiver`], so keep receiving on it (or use the
+/// unsplit [`Channel`], whose `send` reads ahead itself). `send` and
+/// `flush` of a message held that way return once it is written, after
+/// the ACK; if the receiving half is dropped or the peer goes away first,
+/// they fail with [`Error::Disconnected`].
 #[derive(Debug)]
 pub struct Sender {
-    io: Arc<UnixStream>,
-    out: SendBuf,
+    shared: Arc<Shared>,
     limits: Limits,
     closed: bool,
 }
@@ -182,6 +248,33 @@ impl Sender {
         self.flush().await
     }
 
+    /// Sends `msg` with a socket: Node's `send(msg, handle)`. The peer gets
+    /// `msg` with the handle (a Node peer: `process.on('message', (msg,
+    /// handle) => …)`); returns once the message and its fd are in the
+    /// kernel. `handle` by value is closed here once the peer acknowledged
+    /// it; by reference, a duplicate is sent and the caller keeps its own
+    /// (see [`SendHandle`]).
+    ///
+    /// Later messages wait for the peer's acknowledgement, which the
+    /// [`Receiver`] reads (see the type's docs).
+    ///
+    /// ```no_run
+    /// # async fn demo(channel: &mut nodeipc::Channel) -> nodeipc::Result<()> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+    /// // worker.js: process.on('message', (m, server) => server.on('connection', (s) => s.end('hi')))
+    /// channel.send_with_handle(&"server", &listener).await?; // keeps `listener`
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_with_handle<T: Serialize + ?Sized>(
+        &mut self,
+        msg: &T,
+        handle: impl SendHandle,
+    ) -> Result<()> {
+        let handle = handle.into_outgoing()?;
+        self.feed_with(msg, Some(handle), None).await?;
+        self.flush().await
+    }
+
     /// Queues `msg` for sending. Queued messages are written in batches of
     /// about 64 KiB; call [`flush`](Self::flush) (or [`send`](Self::send)) to
     /// push out the rest.
@@ -190,33 +283,65 @@ impl Sender {
     /// for a slow peer, this waits until the kernel took them, so memory
     /// stays bounded whatever the receiver's speed.
     pub async fn feed<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
+        self.feed_with(msg, None, None).await
+    }
+
+    /// [`feed`](Self::feed), with a handle, and with the receiving half to
+    /// read ahead on while waiting for an ACK (the unsplit channel).
+    pub(crate) async fn feed_with<T: Serialize + ?Sized>(
+        &mut self,
+        msg: &T,
+        handle: Option<crate::handle::OutgoingHandle>,
+        rx: Option<&mut Receiver>,
+    ) -> Result<()> {
         if self.closed {
             return Err(Error::Disconnected);
         }
-        if self.out.len() >= self.limits.max_send_buffer {
-            self.flush().await?;
+        let room = self.shared.send.lock().len() < self.limits.max_send_buffer;
+        if !room {
+            self.flush_with(rx).await?;
         }
-        self.out.push(msg)?;
-        if self.out.len() >= READ_CHUNK {
-            self.write_ready()?;
+        let mut out = self.shared.send.lock();
+        match handle {
+            None => out.push(msg)?,
+            Some(h) => out.push_handle(msg, h)?,
+        }
+        if out.len() >= READ_CHUNK {
+            write_now(&self.shared, &mut self.closed, &mut out)?;
         }
         Ok(())
     }
 
     /// Writes every queued message to the kernel.
     pub async fn flush(&mut self) -> Result<()> {
+        self.flush_with(None).await
+    }
+
+    /// [`flush`](Self::flush); while an ACK is awaited, reads ahead on
+    /// `rx` if given, else waits for the receiving half to get it.
+    pub(crate) async fn flush_with(&mut self, mut rx: Option<&mut Receiver>) -> Result<()> {
         loop {
-            self.write_ready()?;
-            if self.out.is_empty() {
-                return Ok(());
+            let progress = {
+                let mut out = self.shared.send.lock();
+                write_now(&self.shared, &mut self.closed, &mut out)?
+            };
+            match progress {
+                Progress::Done => return Ok(()),
+                Progress::WouldBlock => self.shared.io.writable().await?,
+                Progress::AwaitingAck => match rx.as_deref_mut() {
+                    Some(rx) => rx.read_ahead().await?,
+                    None if self.shared.deaf.load(Ordering::SeqCst) => {
+                        return Err(Error::Disconnected);
+                    }
+                    None => self.shared.answered.notified().await,
+                },
             }
-            self.io.writable().await?;
         }
     }
 
     /// Bytes queued but not yet written.
     pub fn queued(&self) -> usize {
-        self.out.len()
+        self.shared.send.lock().len()
     }
 
     /// Writes out everything queued, then ends the channel in this
@@ -227,72 +352,74 @@ impl Sender {
     pub async fn disconnect(mut self) -> Result<()> {
         self.flush().await?;
         self.closed = true;
-        sys::shutdown_write(&*self.io)?;
-        Ok(())
-    }
-
-    /// Writes out what the socket takes now, without waiting.
-    fn write_ready(&mut self) -> Result<()> {
-        if self.closed {
-            return Err(Error::Disconnected);
-        }
-        while !self.out.is_empty() {
-            let io = &*self.io;
-            let pending = self.out.pending();
-            match io.try_io(Interest::WRITABLE, || sys::send_nosignal(io, pending)) {
-                Ok(n) => self.out.advance(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    // The channel is gone: what is queued can never go out.
-                    self.closed = true;
-                    self.out = SendBuf::new(Serialization::Json, 0);
-                    return Err(Error::from_send(e));
-                }
-            }
-        }
+        sys::shutdown_write(&self.shared.io)?;
         Ok(())
     }
 }
 
+/// A [`Sender`]'s write of what the socket takes now, without waiting.
+fn write_now(shared: &Shared, closed: &mut bool, out: &mut Outbox) -> Result<Progress> {
+    if *closed {
+        return Err(Error::Disconnected);
+    }
+    let written = shared.write_now(out);
+    if written.is_err() {
+        // The channel is gone: what is queued can never go out.
+        *closed = true;
+    }
+    written
+}
+
 impl Drop for Sender {
     fn drop(&mut self) {
-        if self.closed || self.write_ready().is_err() || self.out.is_empty() {
+        if self.closed {
             return;
         }
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let out = std::mem::replace(&mut self.out, SendBuf::new(Serialization::Json, 0));
-            rt.spawn(flush_detached(self.io.clone(), out));
+        let left = {
+            let mut out = self.shared.send.lock();
+            matches!(
+                write_now(&self.shared, &mut self.closed, &mut out),
+                Ok(Progress::WouldBlock | Progress::AwaitingAck)
+            )
+        };
+        if left && let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(flush_detached(self.shared.clone()));
         }
     }
 }
 
 /// Finishes the writes of a dropped [`Sender`]. A plain future with no
 /// `Drop` of its own: if the runtime drops it unfinished, nothing respawns.
-async fn flush_detached(io: Arc<UnixStream>, mut out: SendBuf) {
-    while !out.is_empty() {
-        if io.writable().await.is_err() {
-            return;
-        }
-        let pending = out.pending();
-        match io.try_io(Interest::WRITABLE, || sys::send_nosignal(&*io, pending)) {
-            Ok(n) => out.advance(n),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
-            // Best effort: nobody is left to hear about a failure.
-            Err(_) => return,
+/// Best effort: nobody is left to hear about a failure.
+async fn flush_detached(shared: Arc<Shared>) {
+    loop {
+        let progress = {
+            let mut out = shared.send.lock();
+            shared.write_now(&mut out)
+        };
+        match progress {
+            Ok(Progress::WouldBlock) => {
+                if shared.io.writable().await.is_err() {
+                    return;
+                }
+            }
+            Ok(Progress::AwaitingAck) if !shared.deaf.load(Ordering::SeqCst) => {
+                shared.answered.notified().await;
+            }
+            _ => return,
         }
     }
 }
 
 /// The receiving half of a [`Channel`].
+///
+/// It also answers the peer's handles (`NODE_HANDLE_ACK`) and reads the
+/// answers to ours, so a channel whose `Receiver` is not polled cannot
+/// receive handles, and its [`Sender`] waits forever after sending one.
 #[derive(Debug)]
 pub struct Receiver {
-    io: Arc<UnixStream>,
-    dec: Decoder,
+    shared: Arc<Shared>,
+    state: RecvState,
     eof: bool,
     busy_poll: Duration,
 }
@@ -304,43 +431,100 @@ impl Receiver {
     /// Internal `NODE_*` messages are skipped (use
     /// [`recv_message`](Self::recv_message) to see them). A message that
     /// cannot be decoded as `T` is an [`Error::Decode`]; the next call goes
-    /// on with the following message.
+    /// on with the following message. A handle that came with the message
+    /// is closed (it was acknowledged first; use
+    /// [`recv_with_handle`](Self::recv_with_handle) to keep it).
     ///
     /// Cancel safety: this method is cancel-safe. Bytes read belong to the
     /// receiver, not to the future, so a `recv` dropped in a
     /// `tokio::select!` loses no message.
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+        Ok(self.recv_with_handle().await?.map(|(msg, _)| msg))
+    }
+
+    /// The next user message with the handle (socket or server) the peer
+    /// sent with it, if any: Node's `process.on('message', (msg, handle) =>
+    /// …)`. The handle has been acknowledged to the peer (`NODE_HANDLE_ACK`)
+    /// and is this process's to keep. One that cannot be taken (no fd came,
+    /// or its type does not match the fd) is answered `NODE_HANDLE_NACK` and
+    /// reported as [`Error::Handle`]; the next call goes on. Cancel-safe.
+    ///
+    /// ```no_run
+    /// # async fn demo(channel: &mut nodeipc::Channel) -> nodeipc::Result<()> {
+    /// // Node parent: child.send('conn', socket)
+    /// while let Some((msg, handle)) = channel.recv_with_handle::<String>().await? {
+    ///     if let Some(nodeipc::Handle::TcpStream(stream)) = handle {
+    ///         let stream = tokio::net::TcpStream::from_std(stream)?; // already non-blocking
+    ///         // ... answer on `stream`
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(T, Option<Handle>)>> {
         loop {
-            if let Some(msg) = self.dec.user() {
+            match self.next::<T>().await? {
+                Some(Delivery::User(msg, handle)) => return Ok(Some((msg, handle))),
+                Some(Delivery::Internal(_)) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The next message, user or internal. Cancel-safe, like
+    /// [`recv`](Self::recv). A handle that came with a message is closed
+    /// (see [`recv_with_handle`](Self::recv_with_handle)).
+    pub async fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
+        Ok(self.next::<T>().await?.map(Delivery::into_message))
+    }
+
+    async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<Delivery<T>>> {
+        loop {
+            if let Some(msg) = self.state.next(&self.shared.send) {
+                self.answer();
                 return msg.map(Some);
             }
             if self.eof {
-                self.dec.finish()?;
+                self.state.finish()?;
                 return Ok(None);
             }
             self.fill().await?;
         }
     }
 
-    /// The next message, user or internal. Cancel-safe, like
-    /// [`recv`](Self::recv).
-    pub async fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
-        loop {
-            if let Some(msg) = self.dec.message() {
-                return msg.map(Some);
-            }
-            if self.eof {
-                self.dec.finish()?;
-                return Ok(None);
-            }
-            self.fill().await?;
+    /// Reads once and keeps every complete message for later `recv`s,
+    /// acting on the handle protocol (an ACK lets the send queue go): what
+    /// an unsplit channel's send does while it waits for an ACK.
+    async fn read_ahead(&mut self) -> Result<()> {
+        if self.eof {
+            return Err(Error::Disconnected);
         }
+        self.fill().await?;
+        self.state.read_ahead(&self.shared.send);
+        self.answer();
+        Ok(())
+    }
+
+    /// Writes the replies the last messages queued and wakes a sender
+    /// waiting for an ACK.
+    fn answer(&mut self) {
+        if !self.state.control_pending {
+            return;
+        }
+        let mut out = self.shared.send.lock();
+        // A failed write is the sender's to report; replies are best
+        // effort, as in Node.
+        let progress = self.shared.write_now(&mut out);
+        self.state.control_pending = matches!(progress, Ok(Progress::WouldBlock));
+        drop(out);
+        self.shared.answered.notify_one();
     }
 
     /// Bytes received and not yet returned as messages: when 0, the next
     /// `recv` has to wait for the peer (a good moment to flush output).
     pub fn buffered(&self) -> usize {
-        self.dec.buffered()
+        self.state.buffered()
     }
 
     /// The default of [`set_busy_poll`](Self::set_busy_poll): 50 µs.
@@ -366,31 +550,39 @@ impl Receiver {
         self.busy_poll = spin;
     }
 
-    /// Reads once into the decoder's buffer.
+    /// Reads once into the decoder's buffer (with any fds that came along);
+    /// while replies wait for room in the socket, writes them when it has.
     async fn fill(&mut self) -> Result<()> {
         let mut spin_until = None;
         loop {
-            let io = &*self.io;
-            let buf = self.dec.read_buf();
-            match io.try_io(Interest::READABLE, || sys::recv_into(io, buf)) {
+            let io = &self.shared.io;
+            let state = &mut self.state;
+            match io.try_io(Interest::READABLE, || state.read(io.as_fd(), false)) {
                 Ok(0) => break,
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.state.control_pending {
+                        let ready = io.ready(Interest::READABLE | Interest::WRITABLE).await?;
+                        if ready.is_writable() {
+                            self.answer();
+                        }
+                        continue;
+                    }
                     if self.busy_poll.is_zero() {
-                        self.io.readable().await?;
+                        io.readable().await?;
                         continue;
                     }
                     // tokio answers WouldBlock from its cached readiness
                     // without a syscall, so poll the socket itself.
                     let until = *spin_until.get_or_insert_with(|| Instant::now() + self.busy_poll);
-                    match sys::recv_into_nowait(io, self.dec.read_buf()) {
+                    match self.state.read(io.as_fd(), true) {
                         Ok(0) => break,
                         Ok(_) => return Ok(()),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                             if Instant::now() < until {
                                 std::thread::yield_now();
                             } else {
-                                self.io.readable().await?;
+                                io.readable().await?;
                             }
                         }
                         Err(e) => return Err(e.into()),
@@ -403,6 +595,19 @@ impl Receiver {
             }
         }
         self.eof = true;
+        self.go_deaf();
         Ok(())
+    }
+
+    /// No ACK can come any more: wake a sender that waits for one.
+    fn go_deaf(&self) {
+        self.shared.deaf.store(true, Ordering::SeqCst);
+        self.shared.answered.notify_one();
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.go_deaf();
     }
 }

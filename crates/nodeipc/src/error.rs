@@ -69,6 +69,19 @@ pub enum Error {
     /// is not one this build speaks.
     #[error("unsupported serialization mode {0:?} (supported: \"json\", \"advanced\")")]
     UnsupportedSerialization(String),
+    /// A handle (a socket passed with `NODE_HANDLE`, see
+    /// [`crate::handle`]) could not be taken: no fd came with the message,
+    /// its `type` is unknown or does not match the fd, or an fd came with
+    /// no `NODE_HANDLE` message. The fd, if any, is closed; a handle
+    /// message is answered `NODE_HANDLE_NACK` (a Node sender then sends a
+    /// `net.Socket` again, up to 3 times). The channel goes on.
+    #[error("handle at byte {offset}: {reason}")]
+    Handle {
+        /// Stream offset of the message, or of the read that brought the fd.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
     /// An operating-system error.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -29,6 +29,7 @@
 //!
 //! Layers, bottom up: `sys` (private: sockets and fds, all the `unsafe`), [`codec`]
 //! (pure wire formats), [`message`] (user vs internal `NODE_*` messages),
+//! [`handle`] (sockets and servers passed with `NODE_HANDLE`),
 //! [`Channel`] (tokio) and [`blocking::Channel`] (std), [`Command`] (parent)
 //! and [`Channel::from_env`] (child). The wire protocol is described in
 //! `PROTOCOL.md`; `docs/` in the repository holds design notes.
@@ -40,8 +41,10 @@ pub mod channel;
 pub mod child;
 pub mod codec;
 mod error;
+pub mod handle;
 mod limits;
 pub mod message;
+mod protocol;
 mod spawn;
 mod sys;
 pub mod value;
@@ -49,6 +52,7 @@ pub mod value;
 pub use channel::{Channel, Receiver, Sender};
 pub use codec::Serialization;
 pub use error::{DecodeError, EncodeError, Error, Result};
+pub use handle::{Handle, HandleType, SendHandle};
 pub use limits::Limits;
 pub use message::{InternalMessage, Message};
 pub use spawn::Command;

@@ -1,8 +1,9 @@
 //! The operating-system layer: socketpair, fd flags, placing the channel in
 //! a child, adopting an inherited fd. All of the crate's `unsafe` is here.
 
-use std::io;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -10,7 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use rustix::fs::{FileType, fstat};
 use rustix::io::{FdFlags, fcntl_setfd};
 use rustix::net::{
-    AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, recv, send, socketpair, sockopt,
+    AddressFamily, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags,
+    SocketType, recv, send, sendmsg, socketpair, sockopt,
 };
 
 /// A connected pair of unix stream sockets, both CLOEXEC, as libuv makes
@@ -45,6 +47,143 @@ pub(crate) fn shutdown_write(fd: impl AsFd) -> io::Result<()> {
 pub(crate) fn recv_into(fd: impl AsFd, buf: &mut Vec<u8>) -> io::Result<usize> {
     let (n, _) = recv(fd, rustix::buffer::spare_capacity(buf), RecvFlags::empty())?;
     Ok(n)
+}
+
+/// Writes as much of `buf` as the socket takes, with `fd` attached as one
+/// `SCM_RIGHTS` fd, as libuv's `uv_write2` sends a handle (PROTOCOL.md
+/// §4.3): the fd rides on the first byte. No `SIGPIPE`.
+pub(crate) fn send_with_fd(sock: impl AsFd, buf: &[u8], fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let fds = [fd];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(io::Error::other("control buffer too small for one fd"));
+    }
+    Ok(sendmsg(
+        sock,
+        &[IoSlice::new(buf)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )?)
+}
+
+/// Most fds taken from one `recvmsg`. Node sends one per message; a peer
+/// that sends more in one write gets [`Received::truncated`].
+const MAX_FDS_PER_READ: usize = 4;
+
+/// What one [`recv_with_fds`] call read.
+#[derive(Debug)]
+pub(crate) struct Received {
+    /// Bytes appended to the buffer (0 at end of stream).
+    pub(crate) len: usize,
+    /// The kernel dropped control data (`MSG_CTRUNC`): more fds than
+    /// [`MAX_FDS_PER_READ`] came with the bytes, or this process could not
+    /// take them (out of fds). What did arrive is in `fds` and is closed by
+    /// the caller like any other fd.
+    pub(crate) truncated: bool,
+}
+
+/// Reads into the spare capacity of `buf` (appending to it) with
+/// `recvmsg`, taking the fds that came with the bytes into `fds`, each
+/// close-on-exec from the start (`MSG_CMSG_CLOEXEC`). With `nowait` it
+/// never blocks, whatever the fd's mode.
+///
+/// Why not rustix's `recvmsg`: it takes initialized `IoSliceMut`s, and the
+/// read buffer's spare capacity is not initialized; zeroing 64 KiB before
+/// every read would cost more than the read of a small message.
+pub(crate) fn recv_with_fds(
+    sock: impl AsFd,
+    buf: &mut Vec<u8>,
+    fds: &mut Vec<OwnedFd>,
+    nowait: bool,
+) -> io::Result<Received> {
+    // u64s keep the control buffer aligned for `cmsghdr`.
+    let mut control = [0u64; (MAX_FDS_PER_READ * 4 + 64) / 8];
+    let spare = buf.spare_capacity_mut();
+    let mut iov = libc::iovec {
+        iov_base: spare.as_mut_ptr().cast(),
+        iov_len: spare.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid empty one (null pointers, zero
+    // lengths).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    let flags = libc::MSG_CMSG_CLOEXEC | if nowait { libc::MSG_DONTWAIT } else { 0 };
+    // SAFETY: `msg` points at one iovec covering exactly the spare capacity
+    // of `buf` (writable, possibly uninitialized memory, which the kernel
+    // only writes) and at `control`, with their true lengths; both outlive
+    // the call.
+    let n = unsafe { libc::recvmsg(sock.as_fd().as_raw_fd(), &mut msg, flags) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = n as usize;
+    // Take the fds before anything can fail, so that none leaks.
+    // SAFETY: `msg` was filled in by a successful recvmsg; the CMSG macros
+    // walk its control buffer within `msg_controllen`.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: `cmsg` is a non-null header inside the control buffer.
+        let hdr = unsafe { &*cmsg };
+        if hdr.cmsg_level == libc::SOL_SOCKET && hdr.cmsg_type == libc::SCM_RIGHTS {
+            // SAFETY: CMSG_LEN(0) is a constant computation.
+            let header = unsafe { libc::CMSG_LEN(0) } as usize;
+            let count = (hdr.cmsg_len as usize).saturating_sub(header) / size_of::<RawFd>();
+            // SAFETY: CMSG_DATA points at `count` fds the kernel installed
+            // in this process for us (cmsg_len covers them); they are ours
+            // to own, and each is taken once. The data may be unaligned.
+            let data = unsafe { libc::CMSG_DATA(cmsg) }.cast::<RawFd>();
+            for i in 0..count {
+                // SAFETY: as above, `i < count`.
+                let raw = unsafe { data.add(i).read_unaligned() };
+                // SAFETY: a freshly received fd that nothing else owns.
+                fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+            }
+        }
+        // SAFETY: as for CMSG_FIRSTHDR.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    // SAFETY: the kernel wrote `len` bytes at the start of the spare
+    // capacity.
+    unsafe { buf.set_len(buf.len() + len) };
+    Ok(Received {
+        len,
+        truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+    })
+}
+
+/// A close-on-exec duplicate of `fd`, for a handle we send while the
+/// caller keeps its own.
+pub(crate) fn dup(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    Ok(rustix::io::fcntl_dupfd_cloexec(fd, 0)?)
+}
+
+/// What kind of socket `fd` is, for a handle whose kind the peer did not
+/// say (`net.Native`) or to check what it did say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SocketInfo {
+    pub(crate) unix: bool,
+    pub(crate) ipv6: bool,
+    pub(crate) stream: bool,
+    pub(crate) listening: bool,
+}
+
+/// `None` if `fd` is not a socket (a pipe, a file).
+pub(crate) fn socket_info(fd: BorrowedFd<'_>) -> Option<SocketInfo> {
+    let stat = fstat(fd).ok()?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::Socket {
+        return None;
+    }
+    let domain = sockopt::socket_domain(fd).ok()?;
+    Some(SocketInfo {
+        unix: domain == AddressFamily::UNIX,
+        ipv6: domain == AddressFamily::INET6,
+        stream: sockopt::socket_type(fd).ok()? == SocketType::STREAM,
+        listening: sockopt::socket_acceptconn(fd).unwrap_or(false),
+    })
 }
 
 /// Which fd the next spawned child gets at which number: written by the

@@ -93,6 +93,11 @@ impl ReadBuffer {
         &self.buf[self.start..]
     }
 
+    /// Stream offset just past the last byte read in.
+    pub(crate) fn received(&self) -> u64 {
+        self.base + self.buf.len() as u64
+    }
+
     /// Stream offset of the first byte not yet taken.
     pub(crate) fn offset(&self) -> u64 {
         self.base + self.start as u64

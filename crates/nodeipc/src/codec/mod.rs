@@ -6,8 +6,8 @@
 mod buffer;
 pub mod json;
 mod wire;
-pub(crate) use wire::Decoder;
 pub use wire::SendBuf;
+pub(crate) use wire::{Decoder, Incoming};
 pub mod v8;
 
 use std::fmt;

@@ -77,6 +77,12 @@ impl JsonDecoder {
         self.buf.pending_len()
     }
 
+    /// Bytes read in so far, from the start of the stream (the stream
+    /// offset the next read starts at).
+    pub fn received(&self) -> u64 {
+        self.buf.received()
+    }
+
     /// The next complete message, an error about one message, or `None`
     /// when more bytes are needed. After an error, call again: the stream
     /// stays in sync.

@@ -77,6 +77,12 @@ impl V8Decoder {
         self.buf.pending_len()
     }
 
+    /// Bytes read in so far, from the start of the stream (the stream
+    /// offset the next read starts at).
+    pub fn received(&self) -> u64 {
+        self.buf.received()
+    }
+
     /// The next complete frame, an error about one frame, or `None` when
     /// more bytes are needed. After an error, call again: the stream stays
     /// in sync as long as length prefixes are intact.

@@ -1,0 +1,360 @@
+//! Interop: handle passing with real Node (issue 6), both directions and
+//! both serializations. Rust parent → Node child (`tests/node/handles.js
+//! child`): TCP and unix listeners the child serves on, connected TCP
+//! streams it writes to, a UDP socket it reads from, ordering among plain
+//! messages. Node parent (`handles.js parent`) → Rust child (this binary,
+//! run as [`rust_child_role`]): a server and accepted sockets.
+//!
+//! The tests run one at a time (a lock) so that each can check that this
+//! process's open-fd count is back where it started.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use nodeipc::{Channel, Handle, Serialization};
+use serde_json::{Value, json};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+const ROLE_VAR: &str = "NODEIPC_HANDLES_ROLE";
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Runs `f` on a runtime of its own while no other test of this file runs,
+/// then checks that this process has as many open fds as before (the
+/// runtime's own are counted in both).
+fn no_leaks<F: std::future::Future<Output = ()>>(f: F) {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let before = open_fds();
+        common::timeout(TIMEOUT, f).await;
+        // A killed child's pipes and the blocking pool's thread may take
+        // a moment.
+        for _ in 0..100 {
+            if open_fds() == before {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(open_fds(), before, "fds leaked");
+    });
+}
+
+fn node_child(node: &Path, serialization: Serialization) -> nodeipc::Command {
+    let mut cmd = nodeipc::Command::new(node);
+    cmd.arg(common::script("handles.js"))
+        .arg("child")
+        .serialization(serialization);
+    cmd.as_tokio_mut().kill_on_drop(true);
+    cmd
+}
+
+async fn reply(ch: &mut Channel) -> Value {
+    ch.recv()
+        .await
+        .unwrap()
+        .expect("a reply from the Node child")
+}
+
+fn read_to_string(mut s: impl Read) -> String {
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+const BOTH: [Serialization; 2] = [Serialization::Json, Serialization::Advanced];
+
+#[test]
+fn node_child_serves_on_a_tcp_listener_we_keep() {
+    let node = require_node!();
+    for s in BOTH {
+        no_leaks(async {
+            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            ch.send_with_handle(&json!({"tag": "tcp"}), &listener)
+                .await
+                .unwrap();
+            assert_eq!(
+                reply(&mut ch).await,
+                json!({"got": {"tag": "tcp"}, "kind": "net.Server"})
+            );
+            // Node accepts on the shared socket; we never call accept.
+            let answer = tokio::task::spawn_blocking(move || {
+                read_to_string(TcpStream::connect(addr).unwrap())
+            });
+            assert_eq!(answer.await.unwrap(), "hello tcp");
+            drop(listener);
+            ch.disconnect().await.unwrap();
+            child.wait().await.unwrap();
+        });
+    }
+}
+
+#[test]
+fn node_child_writes_to_a_tcp_stream_we_hand_over() {
+    let node = require_node!();
+    for s in BOTH {
+        no_leaks(async {
+            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (theirs, _) = listener.accept().unwrap();
+            // By value: the channel closes its copy after the ACK, so only
+            // Node holds the socket and its end() reaches us as EOF.
+            ch.send_with_handle(&json!({"tag": "stream"}), theirs)
+                .await
+                .unwrap();
+            assert_eq!(reply(&mut ch).await["kind"], "net.Socket");
+            let got = tokio::task::spawn_blocking(move || read_to_string(ours));
+            assert_eq!(got.await.unwrap(), "hi stream");
+            ch.disconnect().await.unwrap();
+            child.wait().await.unwrap();
+        });
+    }
+}
+
+#[test]
+fn node_child_serves_on_a_unix_listener() {
+    let node = require_node!();
+    for s in BOTH {
+        no_leaks(async {
+            let dir = std::env::temp_dir().join(format!("nodeipc-h-{}-{s}", std::process::id()));
+            let _ = std::fs::remove_file(&dir);
+            let listener = UnixListener::bind(&dir).unwrap();
+            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            ch.send_with_handle(&json!({"tag": "unix"}), &listener)
+                .await
+                .unwrap();
+            assert_eq!(reply(&mut ch).await["kind"], "net.Server");
+            let path = dir.clone();
+            let got = tokio::task::spawn_blocking(move || {
+                read_to_string(UnixStream::connect(path).unwrap())
+            });
+            assert_eq!(got.await.unwrap(), "hello unix");
+            drop(listener);
+            std::fs::remove_file(&dir).unwrap();
+            ch.disconnect().await.unwrap();
+            child.wait().await.unwrap();
+        });
+    }
+}
+
+#[test]
+fn node_child_reads_from_a_udp_socket() {
+    let node = require_node!();
+    for s in BOTH {
+        no_leaks(async {
+            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let addr = udp.local_addr().unwrap();
+            ch.send_with_handle(&json!({"tag": "udp"}), udp)
+                .await
+                .unwrap();
+            assert_eq!(reply(&mut ch).await["kind"], "dgram.Socket");
+            let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+            sender.send_to(b"ping", addr).unwrap();
+            assert_eq!(reply(&mut ch).await, json!({"udp": "ping"}));
+            drop(sender);
+            ch.disconnect().await.unwrap();
+            child.wait().await.unwrap();
+        });
+    }
+}
+
+/// Handles interleaved with 10 000 plain messages, several handles in a
+/// row: all arrive, in order, each handle with its message.
+#[test]
+fn handles_and_plain_messages_keep_their_order() {
+    let node = require_node!();
+    for s in BOTH {
+        no_leaks(async {
+            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut expected = Vec::new();
+            for i in 0..10_000u32 {
+                if i % 1000 == 0 {
+                    ch.send_with_handle(&json!({"tag": i}), &listener)
+                        .await
+                        .unwrap();
+                    expected.push(json!({"got": {"tag": i}, "kind": "net.Server"}));
+                    // Two in a row.
+                    ch.send_with_handle(&json!({"tag": i + 1}), &listener)
+                        .await
+                        .unwrap();
+                    expected.push(json!({"got": {"tag": i + 1}, "kind": "net.Server"}));
+                } else {
+                    ch.feed(&json!({"tag": i})).await.unwrap();
+                    expected.push(json!({"got": {"tag": i}, "kind": null}));
+                }
+            }
+            ch.flush().await.unwrap();
+            for (n, want) in expected.iter().enumerate() {
+                assert_eq!(&reply(&mut ch).await, want, "reply {n}");
+            }
+            ch.disconnect().await.unwrap();
+            child.wait().await.unwrap();
+        });
+    }
+}
+
+/// A handle message to a peer that is gone fails cleanly and closes the fd.
+#[test]
+fn a_handle_to_a_closed_channel_is_an_error() {
+    no_leaks(async {
+        let (mut a, b) = Channel::pair().unwrap();
+        drop(b);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let err = a.send_with_handle(&1, &listener).await.unwrap_err();
+        assert!(matches!(err, nodeipc::Error::Disconnected), "{err}");
+    });
+}
+
+/// Rust ↔ Rust: a handle goes through, is answered, and the message after
+/// it arrives after it.
+#[test]
+fn rust_to_rust_handle_round_trip() {
+    no_leaks(async {
+        let (a, mut b) = Channel::pair().unwrap();
+        let (mut tx, mut rx) = a.split();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acks = tokio::spawn(async move {
+            // The sending side's Receiver reads the ACK.
+            let m: Option<Value> = rx.recv().await.unwrap();
+            assert!(m.is_none());
+        });
+        tx.send_with_handle(&"first", listener).await.unwrap();
+        // Queued behind the handle until `b` acknowledges it.
+        tx.feed(&"second").await.unwrap();
+        let (m, h) = b.recv_with_handle::<String>().await.unwrap().unwrap();
+        assert_eq!(m, "first");
+        let Some(Handle::TcpListener(l)) = h else {
+            panic!("{h:?}")
+        };
+        assert_eq!(l.local_addr().unwrap(), addr);
+        let (m, h) = b.recv_with_handle::<String>().await.unwrap().unwrap();
+        assert_eq!((m.as_str(), h.is_none()), ("second", true));
+        drop((l, b));
+        tx.flush().await.unwrap();
+        drop(tx);
+        acks.await.unwrap();
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Node parent → Rust child
+
+fn run_node_parent(node: &Path, serialization: &str, what: &str, n: usize) -> Value {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(node)
+        .arg(common::script("handles.js"))
+        .args([
+            "parent",
+            exe.to_str().unwrap(),
+            serialization,
+            what,
+            &n.to_string(),
+        ])
+        .env(ROLE_VAR, "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node parent failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn node_parent_hands_a_server_to_a_rust_child() {
+    let node = require_node!();
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for s in ["json", "advanced"] {
+        let out = run_node_parent(&node, s, "server", 2);
+        assert_eq!(out["sendErrors"], json!([]), "{s}: {out}");
+        assert_eq!(
+            out["reads"],
+            json!(["rust accepted 0", "rust accepted 1"]),
+            "{s}: {out}"
+        );
+        assert_eq!(
+            out["replies"][0],
+            json!({"tag": "server", "kind": "TcpListener"}),
+            "{s}: {out}"
+        );
+    }
+}
+
+#[test]
+fn node_parent_hands_accepted_sockets_to_a_rust_child() {
+    let node = require_node!();
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for s in ["json", "advanced"] {
+        let out = run_node_parent(&node, s, "socket", 3);
+        assert_eq!(out["sendErrors"], json!([]), "{s}: {out}");
+        assert_eq!(
+            out["reads"],
+            json!(["rust answered", "rust answered", "rust answered"]),
+            "{s}: {out}"
+        );
+        assert_eq!(out["connections"], json!(0), "{s}: {out}");
+        assert_eq!(out["closed"], json!(true), "{s}: {out}");
+    }
+}
+
+/// The Rust child of `handles.js parent`: serves what it is handed, and
+/// answers each message with the handle's kind. Does nothing unless the
+/// Node parent started this binary with the role variable.
+#[test]
+fn rust_child_role() {
+    if std::env::var_os(ROLE_VAR).is_none() {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut ch = Channel::from_env().unwrap();
+        while let Some((m, h)) = ch.recv_with_handle::<Value>().await.unwrap() {
+            if m.get("done").is_some() {
+                break;
+            }
+            let kind = match h {
+                Some(Handle::TcpListener(l)) => {
+                    l.set_nonblocking(false).unwrap();
+                    for i in 0..2 {
+                        let (mut s, _) = l.accept().unwrap();
+                        write!(s, "rust accepted {i}").unwrap();
+                    }
+                    "TcpListener"
+                }
+                Some(Handle::TcpStream(mut s)) => {
+                    s.set_nonblocking(false).unwrap();
+                    s.write_all(b"rust answered").unwrap();
+                    "TcpStream"
+                }
+                other => panic!("unexpected handle {other:?}"),
+            };
+            ch.send(&json!({"tag": m["tag"], "kind": kind}))
+                .await
+                .unwrap();
+        }
+    });
+}

@@ -1,0 +1,97 @@
+'use strict';
+// Handle passing with a Rust peer (tests/handles.rs), plain Node API only.
+//
+//   node handles.js child
+//     A child of a Rust parent: answers every message with what arrived
+//     ({got, kind}) and uses the handle: a net.Server answers each
+//     connection with `hello <tag>`, a net.Socket gets `hi <tag>` and is
+//     ended, a dgram.Socket reports each datagram it receives ({udp}).
+//
+//   node handles.js parent <exe> <json|advanced> <server|socket> <n>
+//     A parent of the Rust test binary <exe> run as its child role: sends
+//     it a listening server, or <n> accepted sockets, connects clients, and
+//     prints one JSON line: what the clients read, whether every send
+//     callback ran without error, and the child's replies.
+
+const net = require('net');
+const dgram = require('dgram');
+const { spawn } = require('child_process');
+
+function kindOf(h) {
+  if (!h) return null;
+  if (h instanceof net.Server) return 'net.Server';
+  if (h instanceof net.Socket) return 'net.Socket';
+  if (h instanceof dgram.Socket) return 'dgram.Socket';
+  return 'other';
+}
+
+function child() {
+  // A server or dgram socket it was handed would keep it alive.
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', (m, h) => {
+    const kind = kindOf(h);
+    const tag = m && m.tag;
+    if (kind === 'net.Server') {
+      h.on('connection', (s) => s.end(`hello ${tag}`));
+    } else if (kind === 'net.Socket') {
+      h.end(`hi ${tag}`);
+    } else if (kind === 'dgram.Socket') {
+      h.on('message', (d) => process.send({ udp: d.toString() }));
+    }
+    process.send({ got: m, kind });
+  });
+}
+
+function readAll(port) {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let data = '';
+    c.on('data', (d) => (data += d));
+    c.on('end', () => resolve(data));
+    c.on('error', reject);
+  });
+}
+
+async function parent(exe, serialization, what, n) {
+  // The Rust test binary runs only its child role (a libtest filter).
+  const child = spawn(exe, ['--exact', 'rust_child_role', '--nocapture', '--test-threads=1'], {
+    serialization,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const replies = [];
+  child.on('message', (m) => replies.push(m));
+  const sendErrors = [];
+  const send = (msg, h) =>
+    new Promise((resolve) =>
+      child.send(msg, h, (err) => {
+        if (err) sendErrors.push(String(err));
+        resolve();
+      }));
+  const out = { reads: [], sendErrors, replies };
+  if (what === 'server') {
+    const server = net.createServer();
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const port = server.address().port;
+    await send({ tag: 'server' }, server);
+    // Stop accepting here: from now on only the Rust child accepts.
+    server.close();
+    for (let i = 0; i < n; i++) out.reads.push(await readAll(port));
+  } else {
+    const server = net.createServer({ pauseOnConnect: true });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const port = server.address().port;
+    server.on('connection', (s) => send({ tag: `socket` }, s));
+    for (let i = 0; i < n; i++) out.reads.push(await readAll(port));
+    // The Rust side answers NODE_SOCKET_GET_COUNT and NODE_SOCKET_NOTIFY_CLOSE.
+    out.connections = await new Promise((r) => server.getConnections((e, c) => r(e ? String(e) : c)));
+    await new Promise((r) => server.close(() => r()));
+    out.closed = true;
+  }
+  child.send({ done: true });
+  await new Promise((r) => child.on('exit', r));
+  console.log(JSON.stringify(out));
+}
+
+const [mode, ...args] = process.argv.slice(2);
+if (mode === 'parent') parent(args[0], args[1], args[2], Number(args[3] || 1));
+else child();
