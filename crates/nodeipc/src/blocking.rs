@@ -9,22 +9,128 @@
 //! }
 //! # Ok::<(), nodeipc::Error>(())
 //! ```
+//!
+//! # How it waits
+//!
+//! The socket is non-blocking underneath; each half sleeps in `poll(2)`
+//! when it has to wait, as the async channel sleeps in tokio. That lets
+//! the receiving half write the `NODE_HANDLE_ACK`s it owes without ever
+//! blocking on a full socket (two processes each stuck writing to the
+//! other would deadlock), and a [`Sender`] whose handle waits for the
+//! peer's ACK read the answer itself when nobody is receiving: the
+//! receive state lives with the channel, not with the [`Receiver`], so
+//! `send_with_handle` never waits on a `Receiver` that is not being
+//! polled (what read ahead is kept for the next `recv`).
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::codec::Serialization;
 use crate::codec::json::READ_CHUNK;
-use crate::codec::{Decoder, SendBuf, Serialization};
 use crate::error::{Error, Result};
+use crate::handle::outbox::{Outbox, Progress};
+use crate::handle::{Handle, OutgoingHandle, SendHandle};
 use crate::limits::Limits;
 use crate::message::Message;
+use crate::protocol::{self, Delivery, RecvState, SendState};
 use crate::sys;
+
+/// How long a [`Sender`] waiting for an ACK sleeps before it looks again
+/// whether the receiving side is free for it to read the ACK itself. The
+/// receiving half wakes it at once when it acts on the ACK; this only
+/// bounds the case where that half stops receiving while the sender
+/// waits.
+const ACK_RECHECK: Duration = Duration::from_millis(1);
+
+/// What the two halves of one channel share.
+#[derive(Debug)]
+struct Shared {
+    /// Non-blocking; waits are `poll(2)`s.
+    io: UnixStream,
+    send: SendState,
+    /// Whoever reads: the [`Receiver`], or a [`Sender`] reading an ACK.
+    recv: Mutex<Reading>,
+    /// Notified (with the send queue's lock) when a message of the handle
+    /// protocol was acted on, or the end of the stream was seen.
+    answered: Condvar,
+    /// The end of the stream was seen: no ACK can arrive any more.
+    deaf: AtomicBool,
+}
+
+#[derive(Debug)]
+struct Reading {
+    state: RecvState,
+    eof: bool,
+}
+
+impl Shared {
+    /// The receive state. A panic while it was held (in a `Deserialize`
+    /// impl, say) leaves it consistent, so a poisoned lock is still usable.
+    fn reading(&self) -> MutexGuard<'_, Reading> {
+        self.recv.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes what the queue allows now, without waiting.
+    fn write_now(&self, out: &mut Outbox) -> Result<Progress> {
+        protocol::write_out(out, |bytes, fd| {
+            protocol::send_some(self.io.as_fd(), bytes, fd)
+        })
+    }
+
+    /// Writes the replies the last messages queued, and wakes a sender
+    /// waiting for an ACK.
+    fn answer(&self, reading: &mut Reading) {
+        if !reading.state.control_pending {
+            return;
+        }
+        let mut out = self.send.lock();
+        // A failed write is the sender's to report; replies are best
+        // effort, as in Node.
+        let progress = self.write_now(&mut out);
+        reading.state.control_pending = matches!(progress, Ok(Progress::WouldBlock));
+        self.answered.notify_all();
+    }
+
+    /// Reads once into the decoder's buffer (with any fds that came
+    /// along), polling without sleeping for `busy_poll` first; while
+    /// replies wait for room in the socket, writes them when it has.
+    fn fill(&self, reading: &mut Reading, busy_poll: Duration) -> Result<()> {
+        let mut spin_until = None;
+        loop {
+            match reading.state.read(self.io.as_fd(), true) {
+                Ok(0) => break,
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let until = *spin_until.get_or_insert_with(|| Instant::now() + busy_poll);
+                    if Instant::now() < until {
+                        std::thread::yield_now();
+                        continue;
+                    }
+                    let pending = reading.state.control_pending;
+                    if sys::wait(&self.io, true, pending)? && pending {
+                        self.answer(reading);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A reset peer is a gone peer: report it like EOF.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        reading.eof = true;
+        let _out = self.send.lock();
+        self.deaf.store(true, Ordering::SeqCst);
+        self.answered.notify_all();
+        Ok(())
+    }
+}
 
 /// A blocking IPC channel; the same protocol and guarantees as the async
 /// [`crate::Channel`].
@@ -35,21 +141,28 @@ pub struct Channel {
 }
 
 impl Channel {
-    /// Wraps a connected unix stream socket (switched to blocking mode).
+    /// Wraps a connected unix stream socket (switched to non-blocking mode:
+    /// this channel waits in `poll(2)`, see the [module docs](self)).
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
-        sys::set_nonblocking(&fd, false)?;
-        let io = Arc::new(UnixStream::from(fd));
+        sys::set_nonblocking(&fd, true)?;
+        let shared = Arc::new(Shared {
+            io: UnixStream::from(fd),
+            send: SendState::new(serialization, &limits),
+            recv: Mutex::new(Reading {
+                state: RecvState::new(serialization, limits),
+                eof: false,
+            }),
+            answered: Condvar::new(),
+            deaf: AtomicBool::new(false),
+        });
         Ok(Channel {
             tx: Sender {
-                io: io.clone(),
-                out: SendBuf::new(serialization, limits.max_send_buffer),
+                shared: shared.clone(),
                 limits,
                 closed: false,
             },
             rx: Receiver {
-                io,
-                dec: Decoder::new(serialization, limits),
-                eof: false,
+                shared,
                 busy_poll: crate::Receiver::DEFAULT_BUSY_POLL,
             },
         })
@@ -85,6 +198,15 @@ impl Channel {
         self.tx.send(msg)
     }
 
+    /// See [`Sender::send_with_handle`].
+    pub fn send_with_handle<T: Serialize + ?Sized>(
+        &mut self,
+        msg: &T,
+        handle: impl SendHandle,
+    ) -> Result<()> {
+        self.tx.send_with_handle(msg, handle)
+    }
+
     /// See [`Sender::feed`].
     pub fn feed<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
         self.tx.feed(msg)
@@ -98,6 +220,11 @@ impl Channel {
     /// See [`Receiver::recv`].
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         self.rx.recv()
+    }
+
+    /// See [`Receiver::recv_with_handle`].
+    pub fn recv_with_handle<T: DeserializeOwned>(&mut self) -> Result<Option<(T, Option<Handle>)>> {
+        self.rx.recv_with_handle()
     }
 
     /// See [`Receiver::set_busy_poll`].
@@ -125,10 +252,15 @@ impl Channel {
 /// survive a normal exit; only `std::process::exit` without a `flush` loses
 /// them. A peer that never reads makes that drop wait: `flush` explicitly
 /// where that matters.
+///
+/// After [`send_with_handle`](Self::send_with_handle), later messages wait
+/// for the peer's ACK, as in Node (see [`crate::Sender`]); this half reads
+/// the ACK itself when the [`Receiver`] is not receiving at the moment, so
+/// it never depends on another thread's `recv` (see the
+/// [module docs](self)).
 #[derive(Debug)]
 pub struct Sender {
-    io: Arc<UnixStream>,
-    out: SendBuf,
+    shared: Arc<Shared>,
     limits: Limits,
     closed: bool,
 }
@@ -141,44 +273,65 @@ impl Sender {
         self.flush()
     }
 
+    /// Sends `msg` with a socket or server: Node's `send(msg, handle)`,
+    /// as [`crate::Sender::send_with_handle`] (the same rules for what is
+    /// closed and what is kept). Returns once the message and its fd are
+    /// in the kernel.
+    ///
+    /// ```no_run
+    /// # fn demo(channel: &mut nodeipc::blocking::Channel) -> nodeipc::Result<()> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+    /// channel.send_with_handle(&"server", &listener)?; // keeps `listener`
+    /// # Ok(()) }
+    /// ```
+    pub fn send_with_handle<T: Serialize + ?Sized>(
+        &mut self,
+        msg: &T,
+        handle: impl SendHandle,
+    ) -> Result<()> {
+        let handle = handle.into_outgoing()?;
+        self.feed_with(msg, Some(handle))?;
+        self.flush()
+    }
+
     /// Queues `msg`; writes when about 64 KiB have built up, and waits for
     /// the peer when more than [`Limits::max_send_buffer`] bytes are queued.
     pub fn feed<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
+        self.feed_with(msg, None)
+    }
+
+    fn feed_with<T: Serialize + ?Sized>(
+        &mut self,
+        msg: &T,
+        handle: Option<OutgoingHandle>,
+    ) -> Result<()> {
         if self.closed {
             return Err(Error::Disconnected);
         }
-        if self.out.len() >= self.limits.max_send_buffer {
-            self.flush()?;
+        let shared = &*self.shared;
+        let mut out = shared.send.lock();
+        if out.len() >= self.limits.max_send_buffer {
+            out = flush_locked(shared, &mut self.closed, out)?;
         }
-        self.out.push(msg)?;
-        if self.out.len() >= READ_CHUNK {
-            self.flush()?;
+        match handle {
+            None => out.push(msg)?,
+            Some(h) => out.push_handle(msg, h)?,
+        }
+        if out.len() >= READ_CHUNK {
+            write_now(shared, &mut self.closed, &mut out)?;
         }
         Ok(())
     }
 
     /// Writes every queued message to the kernel.
     pub fn flush(&mut self) -> Result<()> {
-        if self.closed {
-            return Err(Error::Disconnected);
-        }
-        while !self.out.is_empty() {
-            match sys::send_nosignal(&*self.io, self.out.pending()) {
-                Ok(n) => self.out.advance(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.closed = true;
-                    self.out = SendBuf::new(Serialization::Json, 0);
-                    return Err(Error::from_send(e));
-                }
-            }
-        }
-        Ok(())
+        let shared = &*self.shared;
+        flush_locked(shared, &mut self.closed, shared.send.lock()).map(drop)
     }
 
     /// Bytes queued but not yet written.
     pub fn queued(&self) -> usize {
-        self.out.len()
+        self.shared.send.lock().len()
     }
 
     /// Writes out everything queued, then ends the channel in this
@@ -186,9 +339,68 @@ impl Sender {
     pub fn disconnect(mut self) -> Result<()> {
         self.flush()?;
         self.closed = true;
-        sys::shutdown_write(&*self.io)?;
+        sys::shutdown_write(&self.shared.io)?;
         Ok(())
     }
+}
+
+/// [`Sender::flush`] with the queue's lock held (released while waiting).
+fn flush_locked<'a>(
+    shared: &'a Shared,
+    closed: &mut bool,
+    mut out: MutexGuard<'a, Outbox>,
+) -> Result<MutexGuard<'a, Outbox>> {
+    loop {
+        match write_now(shared, closed, &mut out)? {
+            Progress::Done => return Ok(out),
+            Progress::WouldBlock => {
+                drop(out);
+                sys::wait(&shared.io, false, true)?;
+                out = shared.send.lock();
+            }
+            Progress::AwaitingAck => {
+                let reading = match shared.recv.try_lock() {
+                    Ok(r) => Some(r),
+                    Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                    Err(TryLockError::WouldBlock) => None,
+                };
+                if let Some(mut reading) = reading {
+                    // Nobody is receiving: read the answer here,
+                    // keeping what else comes for the next `recv`.
+                    drop(out);
+                    if reading.eof {
+                        return Err(Error::Disconnected);
+                    }
+                    shared.fill(&mut reading, Duration::ZERO)?;
+                    reading.state.read_ahead(&shared.send);
+                    shared.answer(&mut reading);
+                    drop(reading);
+                    out = shared.send.lock();
+                } else if shared.deaf.load(Ordering::SeqCst) {
+                    return Err(Error::Disconnected);
+                } else {
+                    // The receiving half is in `recv` and wakes us when
+                    // it acts on the answer.
+                    out = shared
+                        .answered
+                        .wait_timeout(out, ACK_RECHECK)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+}
+
+/// Writes what the socket takes now; after an error the channel is closed
+/// (what is queued can never go out).
+fn write_now(shared: &Shared, closed: &mut bool, out: &mut Outbox) -> Result<Progress> {
+    if *closed {
+        return Err(Error::Disconnected);
+    }
+    let written = shared.write_now(out);
+    *closed = written.is_err();
+    written
 }
 
 impl Drop for Sender {
@@ -202,45 +414,56 @@ impl Drop for Sender {
 }
 
 /// The receiving half of a blocking [`Channel`].
+///
+/// It also answers the peer's handles (`NODE_HANDLE_ACK`), as
+/// [`crate::Receiver`] does.
 #[derive(Debug)]
 pub struct Receiver {
-    io: Arc<UnixStream>,
-    dec: Decoder,
-    eof: bool,
+    shared: Arc<Shared>,
     busy_poll: Duration,
 }
 
 impl Receiver {
     /// The next user message; `Ok(None)` after a clean disconnect. Internal
-    /// messages are skipped. See [`crate::channel::Receiver::recv`].
+    /// messages are skipped, and a handle that came with the message is
+    /// closed. See [`crate::channel::Receiver::recv`].
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+        Ok(self.recv_with_handle()?.map(|(msg, _)| msg))
+    }
+
+    /// The next user message with the handle the peer sent with it, if
+    /// any; see [`crate::Receiver::recv_with_handle`].
+    ///
+    /// ```no_run
+    /// # fn demo(channel: &mut nodeipc::blocking::Channel) -> nodeipc::Result<()> {
+    /// // Node parent: child.send('conn', socket)
+    /// while let Some((msg, handle)) = channel.recv_with_handle::<String>()? {
+    ///     if let Some(nodeipc::Handle::TcpStream(mut stream)) = handle {
+    ///         stream.set_nonblocking(false)?; // it arrives non-blocking
+    ///         std::io::Write::write_all(&mut stream, b"hello\n")?;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn recv_with_handle<T: DeserializeOwned>(&mut self) -> Result<Option<(T, Option<Handle>)>> {
         loop {
-            if let Some(msg) = self.dec.user() {
-                return msg.map(Some);
-            }
-            if !self.fill()? {
-                self.dec.finish()?;
-                return Ok(None);
+            match self.next::<T>()? {
+                Some(Delivery::User(msg, handle)) => return Ok(Some((msg, handle))),
+                Some(Delivery::Internal(_)) => {}
+                None => return Ok(None),
             }
         }
     }
 
     /// Bytes received and not yet returned as messages.
     pub fn buffered(&self) -> usize {
-        self.dec.buffered()
+        self.shared.reading().state.buffered()
     }
 
-    /// The next message, user or internal.
+    /// The next message, user or internal (a handle that came with one is
+    /// closed).
     pub fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
-        loop {
-            if let Some(msg) = self.dec.message() {
-                return msg.map(Some);
-            }
-            if !self.fill()? {
-                self.dec.finish()?;
-                return Ok(None);
-            }
-        }
+        Ok(self.next::<T>()?.map(Delivery::into_message))
     }
 
     /// How long `recv` polls before it sleeps in the kernel; see
@@ -249,25 +472,19 @@ impl Receiver {
         self.busy_poll = spin;
     }
 
-    /// Reads once into the decoder's buffer; `false` at end of stream.
-    fn fill(&mut self) -> Result<bool> {
-        let until = Instant::now() + self.busy_poll;
-        while !self.eof {
-            let read = if Instant::now() < until {
-                sys::recv_into_nowait(&*self.io, self.dec.read_buf())
-            } else {
-                sys::recv_into(&*self.io, self.dec.read_buf())
-            };
-            match read {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                Ok(0) => self.eof = true,
-                Ok(_) => return Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // A reset peer is a gone peer: report it like EOF.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => self.eof = true,
-                Err(e) => return Err(e.into()),
+    fn next<T: DeserializeOwned>(&mut self) -> Result<Option<Delivery<T>>> {
+        let shared = &*self.shared;
+        let mut reading = shared.reading();
+        loop {
+            if let Some(msg) = reading.state.next(&shared.send) {
+                shared.answer(&mut reading);
+                return msg.map(Some);
             }
+            if reading.eof {
+                reading.state.finish()?;
+                return Ok(None);
+            }
+            shared.fill(&mut reading, self.busy_poll)?;
         }
-        Ok(false)
     }
 }

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use rustix::fs::{FileType, fstat};
 use rustix::io::{FdFlags, fcntl_setfd};
 use rustix::net::{
-    AddressFamily, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags,
-    SocketType, recv, send, sendmsg, socketpair, sockopt,
+    AddressFamily, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
+    send, sendmsg, socketpair, sockopt,
 };
 
 /// A connected pair of unix stream sockets, both CLOEXEC, as libuv makes
@@ -43,10 +43,24 @@ pub(crate) fn shutdown_write(fd: impl AsFd) -> io::Result<()> {
     Ok(rustix::net::shutdown(fd, rustix::net::Shutdown::Write)?)
 }
 
-/// Reads into the spare capacity of `buf`, appending to it.
-pub(crate) fn recv_into(fd: impl AsFd, buf: &mut Vec<u8>) -> io::Result<usize> {
-    let (n, _) = recv(fd, rustix::buffer::spare_capacity(buf), RecvFlags::empty())?;
-    Ok(n)
+/// Sleeps until `fd` is readable (`read`) or writable (`write`): the
+/// blocking channel's wait, on a non-blocking socket. `true` if it is
+/// writable (or in error: a write tells which).
+pub(crate) fn wait(fd: impl AsFd, read: bool, write: bool) -> io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let mut flags = PollFlags::empty();
+    flags.set(PollFlags::IN, read);
+    flags.set(PollFlags::OUT, write);
+    let mut fds = [PollFd::new(&fd, flags)];
+    loop {
+        match poll(&mut fds, None) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let got = fds[0].revents();
+    Ok(got.intersects(PollFlags::OUT | PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL))
 }
 
 /// Writes as much of `buf` as the socket takes, with `fd` attached as one
@@ -214,12 +228,6 @@ impl FdPlacement {
 /// some fd of ours, which the child's `dup2` then replaces in the child only.
 pub(crate) fn dup_at_or_above(fd: impl AsFd, min: RawFd) -> io::Result<OwnedFd> {
     Ok(rustix::io::fcntl_dupfd_cloexec(fd, min)?)
-}
-
-/// Like [`recv_into`], but never waits, whatever the fd's blocking mode.
-pub(crate) fn recv_into_nowait(fd: impl AsFd, buf: &mut Vec<u8>) -> io::Result<usize> {
-    let (n, _) = recv(fd, rustix::buffer::spare_capacity(buf), RecvFlags::DONTWAIT)?;
-    Ok(n)
 }
 
 /// Arranges for children spawned from `cmd` to find the fd named by

@@ -256,20 +256,109 @@ fn rust_to_rust_handle_round_trip() {
 }
 
 // ---------------------------------------------------------------------------
+// The blocking channel
+
+fn blocking_reply(ch: &mut nodeipc::blocking::Channel) -> Value {
+    ch.recv().unwrap().expect("a reply from the Node child")
+}
+
+#[test]
+fn blocking_parent_hands_a_tcp_listener_to_a_node_child() {
+    let node = require_node!();
+    for s in BOTH {
+        no_leaks(async {
+            let (mut child, mut ch) = node_child(&node, s).spawn_blocking().unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            ch.send_with_handle(&json!({"tag": "tcp"}), listener)
+                .unwrap();
+            // Behind the handle until Node's ACK, which `send` reads itself.
+            ch.send(&json!({"tag": "after"})).unwrap();
+            assert_eq!(
+                blocking_reply(&mut ch),
+                json!({"got": {"tag": "tcp"}, "kind": "net.Server"})
+            );
+            assert_eq!(blocking_reply(&mut ch)["got"], json!({"tag": "after"}));
+            assert_eq!(
+                read_to_string(TcpStream::connect(addr).unwrap()),
+                "hello tcp"
+            );
+            ch.disconnect().unwrap();
+            child.wait().unwrap();
+        });
+    }
+}
+
+/// Split blocking halves: the receiving thread reads the ACK and wakes the
+/// sender, whose next message waited behind the handle.
+#[test]
+fn blocking_split_halves_pass_handles_between_threads() {
+    no_leaks(async {
+        let (a, mut b) = nodeipc::blocking::Channel::pair().unwrap();
+        let (mut tx, mut rx) = a.split();
+        let receiving = std::thread::spawn(move || rx.recv::<Value>().unwrap());
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        tx.send_with_handle(&"first", theirs).unwrap();
+        let peer = std::thread::spawn(move || {
+            let (m, h) = b.recv_with_handle::<String>().unwrap().unwrap();
+            let Some(Handle::UnixStream(mut s)) = h else {
+                panic!("{h:?}")
+            };
+            s.set_nonblocking(false).unwrap();
+            s.write_all(m.as_bytes()).unwrap();
+            let (m, h) = b.recv_with_handle::<String>().unwrap().unwrap();
+            assert_eq!((m.as_str(), h.is_none()), ("second", true));
+        });
+        tx.send(&"second").unwrap();
+        peer.join().unwrap();
+        drop(tx);
+        assert_eq!(read_to_string(ours), "first");
+        assert_eq!(receiving.join().unwrap(), None);
+    });
+}
+
+/// An unsplit blocking channel nobody receives on: `send` reads the ACK
+/// itself and keeps the peer's message that came first for `recv`.
+#[test]
+fn blocking_send_reads_the_ack_itself() {
+    no_leaks(async {
+        let (mut a, mut b) = nodeipc::blocking::Channel::pair().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::thread::spawn(move || {
+            b.send(&"before the ack").unwrap();
+            let (m, h) = b.recv_with_handle::<u32>().unwrap().unwrap();
+            assert!(matches!(h, Some(Handle::TcpListener(_))), "{h:?}");
+            assert_eq!(b.recv::<u32>().unwrap(), Some(m + 1));
+        });
+        a.send_with_handle(&1, &listener).unwrap();
+        a.send(&2).unwrap();
+        assert_eq!(
+            a.recv::<String>().unwrap().as_deref(),
+            Some("before the ack")
+        );
+        peer.join().unwrap();
+        assert_eq!(a.recv::<String>().unwrap(), None);
+    });
+}
+
+// ---------------------------------------------------------------------------
 // Node parent → Rust child
 
-fn run_node_parent(node: &Path, serialization: &str, what: &str, n: usize) -> Value {
+/// The Rust child's two builds: the async and the blocking channel.
+const ROLES: [&str; 2] = ["async", "blocking"];
+
+fn run_node_parent(node: &Path, role: &str, s: Serialization, what: &str, n: usize) -> Value {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(node)
         .arg(common::script("handles.js"))
         .args([
             "parent",
             exe.to_str().unwrap(),
-            serialization,
+            s.as_str(),
             what,
             &n.to_string(),
         ])
-        .env(ROLE_VAR, "1")
+        .env(ROLE_VAR, role)
         .output()
         .unwrap();
     assert!(
@@ -285,18 +374,18 @@ fn run_node_parent(node: &Path, serialization: &str, what: &str, n: usize) -> Va
 fn node_parent_hands_a_server_to_a_rust_child() {
     let node = require_node!();
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    for s in ["json", "advanced"] {
-        let out = run_node_parent(&node, s, "server", 2);
-        assert_eq!(out["sendErrors"], json!([]), "{s}: {out}");
+    for (role, s) in ROLES.into_iter().flat_map(|r| BOTH.map(|s| (r, s))) {
+        let out = run_node_parent(&node, role, s, "server", 2);
+        assert_eq!(out["sendErrors"], json!([]), "{role} {s}: {out}");
         assert_eq!(
             out["reads"],
             json!(["rust accepted 0", "rust accepted 1"]),
-            "{s}: {out}"
+            "{role} {s}: {out}"
         );
         assert_eq!(
             out["replies"][0],
             json!({"tag": "server", "kind": "TcpListener"}),
-            "{s}: {out}"
+            "{role} {s}: {out}"
         );
     }
 }
@@ -305,56 +394,71 @@ fn node_parent_hands_a_server_to_a_rust_child() {
 fn node_parent_hands_accepted_sockets_to_a_rust_child() {
     let node = require_node!();
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    for s in ["json", "advanced"] {
-        let out = run_node_parent(&node, s, "socket", 3);
-        assert_eq!(out["sendErrors"], json!([]), "{s}: {out}");
+    for (role, s) in ROLES.into_iter().flat_map(|r| BOTH.map(|s| (r, s))) {
+        let out = run_node_parent(&node, role, s, "socket", 3);
+        assert_eq!(out["sendErrors"], json!([]), "{role} {s}: {out}");
         assert_eq!(
             out["reads"],
             json!(["rust answered", "rust answered", "rust answered"]),
-            "{s}: {out}"
+            "{role} {s}: {out}"
         );
-        assert_eq!(out["connections"], json!(0), "{s}: {out}");
-        assert_eq!(out["closed"], json!(true), "{s}: {out}");
+        assert_eq!(out["connections"], json!(0), "{role} {s}: {out}");
+        assert_eq!(out["closed"], json!(true), "{role} {s}: {out}");
     }
 }
 
 /// The Rust child of `handles.js parent`: serves what it is handed, and
-/// answers each message with the handle's kind. Does nothing unless the
-/// Node parent started this binary with the role variable.
+/// answers each message with the handle's kind, on the async or the
+/// blocking channel as the role variable says. Does nothing unless the
+/// Node parent started this binary with that variable.
 #[test]
 fn rust_child_role() {
-    if std::env::var_os(ROLE_VAR).is_none() {
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut ch = Channel::from_env().unwrap();
-        while let Some((m, h)) = ch.recv_with_handle::<Value>().await.unwrap() {
-            if m.get("done").is_some() {
-                break;
-            }
-            let kind = match h {
-                Some(Handle::TcpListener(l)) => {
-                    l.set_nonblocking(false).unwrap();
-                    for i in 0..2 {
-                        let (mut s, _) = l.accept().unwrap();
-                        write!(s, "rust accepted {i}").unwrap();
-                    }
-                    "TcpListener"
-                }
-                Some(Handle::TcpStream(mut s)) => {
-                    s.set_nonblocking(false).unwrap();
-                    s.write_all(b"rust answered").unwrap();
-                    "TcpStream"
-                }
-                other => panic!("unexpected handle {other:?}"),
-            };
-            ch.send(&json!({"tag": m["tag"], "kind": kind}))
-                .await
+    match std::env::var(ROLE_VAR).as_deref() {
+        Ok("async") => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
                 .unwrap();
+            rt.block_on(async {
+                let mut ch = Channel::from_env().unwrap();
+                while let Some((m, h)) = ch.recv_with_handle::<Value>().await.unwrap() {
+                    let Some(reply) = serve(m, h) else { break };
+                    ch.send(&reply).await.unwrap();
+                }
+            });
         }
-    });
+        Ok("blocking") => {
+            let mut ch = nodeipc::blocking::Channel::from_env().unwrap();
+            while let Some((m, h)) = ch.recv_with_handle::<Value>().unwrap() {
+                let Some(reply) = serve(m, h) else { break };
+                ch.send(&reply).unwrap();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What the Rust child does with one message and its handle; `None` when
+/// the parent says it is done.
+fn serve(m: Value, h: Option<Handle>) -> Option<Value> {
+    if m.get("done").is_some() {
+        return None;
+    }
+    let kind = match h {
+        Some(Handle::TcpListener(l)) => {
+            l.set_nonblocking(false).unwrap();
+            for i in 0..2 {
+                let (mut s, _) = l.accept().unwrap();
+                write!(s, "rust accepted {i}").unwrap();
+            }
+            "TcpListener"
+        }
+        Some(Handle::TcpStream(mut s)) => {
+            s.set_nonblocking(false).unwrap();
+            s.write_all(b"rust answered").unwrap();
+            "TcpStream"
+        }
+        other => panic!("unexpected handle {other:?}"),
+    };
+    Some(json!({"tag": m["tag"], "kind": kind}))
 }

@@ -156,51 +156,6 @@ impl Decoder {
             Decoder::V8(d) => d.finish(),
         }
     }
-
-    /// The next message, user or internal; `None` when more bytes are
-    /// needed.
-    pub(crate) fn message<T: DeserializeOwned>(&mut self) -> Option<Result<Message<T>>> {
-        match self {
-            Decoder::Json(d) => d.decode().map(|f| f.and_then(json_message)),
-            Decoder::V8(d) => d.decode().map(|f| {
-                let f = f?;
-                // Straight from the frame when it is a user message the
-                // direct reader vouches for; through a `Value` otherwise.
-                if let Some(msg) = f.deserialize_user() {
-                    return Ok(Message::User(msg));
-                }
-                let offset = f.offset();
-                let value = f.to_value()?;
-                if is_internal(&value) {
-                    let json = value.to_json().map_err(|e| mismatch(offset, e))?;
-                    Ok(Message::Internal(InternalMessage(json)))
-                } else {
-                    from_value(value)
-                        .map(Message::User)
-                        .map_err(|e| mismatch(offset, e))
-                }
-            }),
-        }
-    }
-
-    /// The next user message, skipping internal ones; `None` when more
-    /// bytes are needed.
-    pub(crate) fn user<T: DeserializeOwned>(&mut self) -> Option<Result<T>> {
-        loop {
-            match self {
-                // json can tell an internal line without building it.
-                Decoder::Json(d) => match d.decode()? {
-                    Err(e) => return Some(Err(e)),
-                    Ok(f) if f.is_internal() => {}
-                    Ok(f) => return Some(f.parse()),
-                },
-                Decoder::V8(_) => match self.message()? {
-                    Ok(Message::Internal(_)) => {}
-                    other => return Some(other.map(|m| m.into_user().expect("user"))),
-                },
-            }
-        }
-    }
 }
 
 /// A decoded message as the channel's handle layer sees it. The rare
@@ -350,15 +305,6 @@ fn v8_incoming<T: DeserializeOwned>(value: Value, offset: u64) -> Result<Incomin
     }
 }
 
-/// Sorts one json line into a user or an internal message.
-fn json_message<T: DeserializeOwned>(frame: json::Frame<'_>) -> Result<Message<T>> {
-    if frame.is_internal() {
-        Ok(Message::Internal(InternalMessage(frame.parse()?)))
-    } else {
-        Ok(Message::User(frame.parse()?))
-    }
-}
-
 /// Node's `isInternal()`: an object whose `cmd` is a string of more than 5
 /// characters starting with `NODE_`.
 fn is_internal(value: &Value) -> bool {
@@ -417,13 +363,16 @@ mod tests {
             out.push(&serde_json::json!({"cmd": "NODE_"})).unwrap();
             let mut dec = Decoder::new(s, Limits::default());
             dec.read_buf().extend_from_slice(out.pending());
-            let first = dec.message::<serde_json::Value>().unwrap().unwrap();
+            let (_, first) = dec.incoming::<serde_json::Value>().unwrap().unwrap();
             assert!(
-                matches!(first, Message::Internal(ref m) if m.cmd() == "NODE_X"),
+                matches!(first, Incoming::Internal(ref m) if m.cmd() == "NODE_X"),
                 "{s}"
             );
-            let second: serde_json::Value = dec.user().unwrap().unwrap();
-            assert_eq!(second, serde_json::json!({"cmd": "NODE_"}));
+            let (_, second) = dec.incoming::<serde_json::Value>().unwrap().unwrap();
+            assert!(
+                matches!(second, Incoming::User(ref v) if *v == serde_json::json!({"cmd": "NODE_"})),
+                "{s}"
+            );
         }
     }
 }
