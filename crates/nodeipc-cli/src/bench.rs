@@ -15,6 +15,7 @@
 //! after the other so they share the machine's state, and the table gives
 //! their ratios.
 
+mod handles;
 mod measure;
 mod node;
 mod parent;
@@ -43,7 +44,7 @@ type BoxError = Box<dyn std::error::Error>;
 #[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
     #[command(subcommand)]
-    peer: Option<Hidden>,
+    sub: Option<Sub>,
 
     /// Directory holding node-peer.js and node-baseline.js [default:
     /// $NODEIPC_NODE_BENCH_DIR, else ../shared/bench from the current
@@ -112,16 +113,20 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, clap::Subcommand)]
-enum Hidden {
+enum Sub {
     /// The Rust child end of the benchmark (node-peer.js's protocol).
     #[command(hide = true)]
     Peer,
+    /// Handles (sockets) passed per second, Rust -> Node beside Node -> Node.
+    Handles(handles::HandlesArgs),
 }
 
 /// Runs the benchmarks and prints the table.
 pub fn run(args: BenchArgs) -> Result<ExitCode, BoxError> {
-    if let Some(Hidden::Peer) = args.peer {
-        return peer::run();
+    match args.sub {
+        Some(Sub::Peer) => return peer::run(),
+        Some(Sub::Handles(args)) => return handles::run(args),
+        None => {}
     }
     let pairs = or_all(&args.pair, &Pair::ALL);
     let cells = cells(&args);

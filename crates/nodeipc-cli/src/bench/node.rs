@@ -97,10 +97,10 @@ impl BenchDir {
 /// A file in the temporary directory, unique to this process, removed
 /// when dropped.
 #[derive(Debug)]
-struct TempFile(PathBuf);
+pub(super) struct TempFile(pub(super) PathBuf);
 
 impl TempFile {
-    fn new(name: &str, contents: &str) -> Result<TempFile, BoxError> {
+    pub(super) fn new(name: &str, contents: &str) -> Result<TempFile, BoxError> {
         let path =
             std::env::temp_dir().join(format!("nodeipc-bench-{}-{name}", std::process::id()));
         let create = || {
