@@ -36,7 +36,7 @@ enum Command {
     /// byte for byte; internal NODE_* messages are not echoed.
     Echo,
     /// Run the benchmark matrix (Rust <-> Rust, Rust <-> Node, Node <-> Node).
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => bridge::run(args),
         Command::Echo => bridge::echo(),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => bench::run(*args),
     };
     match result {
         Ok(code) => code,
