@@ -407,6 +407,27 @@ fn node_parent_hands_accepted_sockets_to_a_rust_child() {
     }
 }
 
+/// NACK path against a real Node sender: the Rust child can take no fd
+/// (`RLIMIT_NOFILE` reached), so it NACKs; Node sends the socket again 3
+/// times (4 send callbacks), then gives up with its warning.
+#[test]
+fn node_resends_a_socket_we_nack_then_warns() {
+    let node = require_node!();
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for s in BOTH {
+        let out = run_node_parent(&node, "nack", s, "nack", 1);
+        assert_eq!(out["callbacks"], json!(4), "{s}: {out}");
+        assert_eq!(
+            out["warnings"],
+            json!(["SentHandleNotReceivedWarning"]),
+            "{s}: {out}"
+        );
+        // Two per transmission: the truncated read (MSG_CTRUNC), then its
+        // NODE_HANDLE message, which found no fd and was NACKed.
+        assert_eq!(out["replies"], json!([{"handleErrors": 8}]), "{s}: {out}");
+    }
+}
+
 /// The Rust child of `handles.js parent`: serves what it is handed, and
 /// answers each message with the handle's kind, on the async or the
 /// blocking channel as the role variable says. Does nothing unless the
@@ -427,6 +448,7 @@ fn rust_child_role() {
                 }
             });
         }
+        Ok("nack") => nack_role(),
         Ok("blocking") => {
             let mut ch = nodeipc::blocking::Channel::from_env().unwrap();
             while let Some((m, h)) = ch.recv_with_handle::<Value>().unwrap() {
@@ -436,6 +458,45 @@ fn rust_child_role() {
         }
         _ => {}
     }
+}
+
+/// A Rust child that can open no fd: each socket Node sends is dropped by
+/// the kernel (`MSG_CTRUNC`) and answered NACK. Replies with how many
+/// handle errors it saw.
+fn nack_role() {
+    let mut ch = nodeipc::blocking::Channel::from_env().unwrap();
+    let highest = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap();
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) and setrlimit(2) write / read the one struct
+    // we pass; no other memory is involved.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = highest + 1;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+    // Fill the gaps below the limit too.
+    let mut hold = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        hold.push(f);
+    }
+    let mut errors = 0;
+    loop {
+        match ch.recv_with_handle::<Value>() {
+            Ok(Some((m, None))) if m.get("done").is_some() => break,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(nodeipc::Error::Handle { .. }) => errors += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    drop(hold);
+    ch.send(&json!({ "handleErrors": errors })).unwrap();
 }
 
 /// What the Rust child does with one message and its handle; `None` when

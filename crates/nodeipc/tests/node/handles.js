@@ -68,7 +68,27 @@ async function parent(exe, serialization, what, n) {
         resolve();
       }));
   const out = { reads: [], sendErrors, replies };
-  if (what === 'server') {
+  if (what === 'nack') {
+    // The Rust child can open no fd: every transmission is NACKed, and
+    // Node sends the socket again, 3 times, then warns.
+    out.warnings = [];
+    out.callbacks = 0;
+    process.on('warning', (w) => out.warnings.push(w.name));
+    const server = net.createServer({ pauseOnConnect: true });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const port = server.address().port;
+    const sent = new Promise((r) => server.once('connection', (s) => {
+      child.send({ tag: 'nack' }, s, () => ++out.callbacks);
+      r();
+    }));
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => {});
+    await sent;
+    await new Promise((r) => setTimeout(r, 50));
+    while (!out.warnings.length) await new Promise((r) => setTimeout(r, 20));
+    c.destroy();
+    server.close();
+  } else if (what === 'server') {
     const server = net.createServer();
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     const port = server.address().port;
