@@ -256,6 +256,88 @@ fn rust_to_rust_handle_round_trip() {
 }
 
 // ---------------------------------------------------------------------------
+// A raw peer: the fd placements PROTOCOL.md §4.3 records
+
+/// Writes `bytes` on `sock` with `fd` attached (SCM_RIGHTS), in one
+/// `sendmsg`, as libuv does.
+fn send_with_fd(sock: &UnixStream, bytes: &[u8], fd: std::os::fd::BorrowedFd<'_>) {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+    let fds = [fd];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+    let n = sendmsg(
+        sock,
+        &[std::io::IoSlice::new(bytes)],
+        &mut control,
+        SendFlags::empty(),
+    )
+    .unwrap();
+    assert_eq!(n, bytes.len());
+}
+
+const HANDLE_LINE: &[u8] =
+    b"{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":\"with fd\"}\n";
+
+/// The fd comes with the first bytes of a read that holds an earlier
+/// message and only the first byte of the `NODE_HANDLE` line (both
+/// placements of §4.3 in one): it goes to the handle message, the plain
+/// message before it gets none, and the peer gets one ACK.
+#[test]
+fn an_fd_before_its_handle_message_goes_to_that_message() {
+    no_leaks(async {
+        let (ours, raw) = UnixStream::pair().unwrap();
+        let mut ch =
+            Channel::from_fd(ours.into(), Serialization::Json, Default::default()).unwrap();
+        let (given, kept) = UnixStream::pair().unwrap();
+        let mut first = b"\"plain\"\n".to_vec();
+        first.push(HANDLE_LINE[0]);
+        send_with_fd(&raw, &first, std::os::fd::AsFd::as_fd(&given));
+        drop(given);
+        (&raw).write_all(&HANDLE_LINE[1..]).unwrap();
+        let (m, h) = ch.recv_with_handle::<String>().await.unwrap().unwrap();
+        assert_eq!((m.as_str(), h.is_none()), ("plain", true));
+        let (m, h) = ch.recv_with_handle::<String>().await.unwrap().unwrap();
+        assert_eq!(m, "with fd");
+        let Some(Handle::UnixStream(mut s)) = h else {
+            panic!("{h:?}")
+        };
+        s.set_nonblocking(false).unwrap();
+        s.write_all(b"through the fd").unwrap();
+        drop(s);
+        assert_eq!(read_to_string(kept), "through the fd");
+        // The ACK may still be queued (tokio had not seen the new socket
+        // writable yet): the dropped channel finishes it in a task, so
+        // read on another thread and let the runtime run.
+        drop(ch);
+        let acks = tokio::task::spawn_blocking(move || read_to_string(raw));
+        assert_eq!(acks.await.unwrap(), "{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
+    });
+}
+
+/// An fd with no `NODE_HANDLE` message is closed and reported, and the
+/// messages around it still arrive.
+#[test]
+fn a_stray_fd_is_closed_and_reported() {
+    no_leaks(async {
+        let (ours, raw) = UnixStream::pair().unwrap();
+        let mut ch =
+            Channel::from_fd(ours.into(), Serialization::Json, Default::default()).unwrap();
+        let (given, kept) = UnixStream::pair().unwrap();
+        send_with_fd(&raw, b"1\n", std::os::fd::AsFd::as_fd(&given));
+        drop(given);
+        (&raw).write_all(b"2\n").unwrap();
+        assert_eq!(ch.recv::<u32>().await.unwrap(), Some(1));
+        let err = ch.recv::<u32>().await.unwrap_err();
+        assert!(matches!(err, nodeipc::Error::Handle { .. }), "{err}");
+        assert_eq!(ch.recv::<u32>().await.unwrap(), Some(2));
+        // Our copy was closed: the peer's end sees EOF.
+        assert_eq!(read_to_string(kept), "");
+        drop((ch, raw));
+    });
+}
+
+// ---------------------------------------------------------------------------
 // The blocking channel
 
 fn blocking_reply(ch: &mut nodeipc::blocking::Channel) -> Value {
