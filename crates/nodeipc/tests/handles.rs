@@ -177,6 +177,45 @@ fn node_child_reads_from_a_udp_socket() {
 
 /// Handles interleaved with 10 000 plain messages, several handles in a
 /// row: all arrive, in order, each handle with its message.
+/// `net.Native` and `dgram.Native`: a raw fd of the kind named, which
+/// Node hands to user code as libuv's own handle object (no `net` or
+/// `dgram` wrapper around it), and acknowledges.
+#[test]
+fn node_child_takes_native_handles() {
+    use nodeipc::HandleType;
+    use nodeipc::handle::OutgoingHandle;
+    let node = require_node!();
+    for s in BOTH {
+        no_leaks(async {
+            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+            let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let native = OutgoingHandle::new(tcp.into(), HandleType::NetNative).unwrap();
+            ch.send_with_handle(&json!({"tag": "net"}), native)
+                .await
+                .unwrap();
+            let native = OutgoingHandle::new(udp.into(), HandleType::DgramNative).unwrap();
+            ch.send_with_handle(&json!({"tag": "dgram"}), native)
+                .await
+                .unwrap();
+            // Sent after both ACKs.
+            ch.send(&json!({"tag": "after"})).await.unwrap();
+            for tag in ["net", "dgram", "after"] {
+                let r = reply(&mut ch).await;
+                assert_eq!(r["got"]["tag"], tag, "{s}: {r}");
+                let kind = if tag == "after" {
+                    json!(null)
+                } else {
+                    json!("other")
+                };
+                assert_eq!(r["kind"], kind, "{s}: {r}");
+            }
+            ch.disconnect().await.unwrap();
+            child.wait().await.unwrap();
+        });
+    }
+}
+
 #[test]
 fn handles_and_plain_messages_keep_their_order() {
     let node = require_node!();
