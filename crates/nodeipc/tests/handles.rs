@@ -62,6 +62,34 @@ fn node_child(node: &Path, serialization: Serialization) -> nodeipc::Command {
     cmd
 }
 
+/// A Node child of `handles.js` on the async channel, and its open-fd
+/// count before it was handed anything (see [`finish`]).
+async fn spawn_node_child(node: &Path, s: Serialization) -> (tokio::process::Child, Channel, u64) {
+    let (child, mut ch) = node_child(node, s).spawn().unwrap();
+    let fds = child_fds(&mut ch).await;
+    (child, ch, fds)
+}
+
+/// Asks the Node child to close every handle it was given and checks that
+/// its open-fd count is back to `fds`, then disconnects and waits for it.
+async fn finish(mut child: tokio::process::Child, mut ch: Channel, fds: u64) {
+    assert_eq!(
+        child_fds(&mut ch).await,
+        fds,
+        "fds leaked in the Node child"
+    );
+    ch.disconnect().await.unwrap();
+    assert!(child.wait().await.unwrap().success());
+}
+
+async fn child_fds(ch: &mut Channel) -> u64 {
+    ch.send(&json!({"fds": true})).await.unwrap();
+    let r = reply(ch).await;
+    r["fds"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("not an fd count: {r}"))
+}
+
 async fn reply(ch: &mut Channel) -> Value {
     ch.recv()
         .await
@@ -82,7 +110,7 @@ fn node_child_serves_on_a_tcp_listener_we_keep() {
     let node = require_node!();
     for s in BOTH {
         no_leaks(async {
-            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let (child, mut ch, fds) = spawn_node_child(&node, s).await;
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
             ch.send_with_handle(&json!({"tag": "tcp"}), &listener)
@@ -98,8 +126,7 @@ fn node_child_serves_on_a_tcp_listener_we_keep() {
             });
             assert_eq!(answer.await.unwrap(), "hello tcp");
             drop(listener);
-            ch.disconnect().await.unwrap();
-            child.wait().await.unwrap();
+            finish(child, ch, fds).await;
         });
     }
 }
@@ -109,7 +136,7 @@ fn node_child_writes_to_a_tcp_stream_we_hand_over() {
     let node = require_node!();
     for s in BOTH {
         no_leaks(async {
-            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let (child, mut ch, fds) = spawn_node_child(&node, s).await;
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             let (theirs, _) = listener.accept().unwrap();
@@ -121,8 +148,7 @@ fn node_child_writes_to_a_tcp_stream_we_hand_over() {
             assert_eq!(reply(&mut ch).await["kind"], "net.Socket");
             let got = tokio::task::spawn_blocking(move || read_to_string(ours));
             assert_eq!(got.await.unwrap(), "hi stream");
-            ch.disconnect().await.unwrap();
-            child.wait().await.unwrap();
+            finish(child, ch, fds).await;
         });
     }
 }
@@ -135,7 +161,7 @@ fn node_child_serves_on_a_unix_listener() {
             let dir = std::env::temp_dir().join(format!("nodeipc-h-{}-{s}", std::process::id()));
             let _ = std::fs::remove_file(&dir);
             let listener = UnixListener::bind(&dir).unwrap();
-            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let (child, mut ch, fds) = spawn_node_child(&node, s).await;
             ch.send_with_handle(&json!({"tag": "unix"}), &listener)
                 .await
                 .unwrap();
@@ -147,8 +173,7 @@ fn node_child_serves_on_a_unix_listener() {
             assert_eq!(got.await.unwrap(), "hello unix");
             drop(listener);
             std::fs::remove_file(&dir).unwrap();
-            ch.disconnect().await.unwrap();
-            child.wait().await.unwrap();
+            finish(child, ch, fds).await;
         });
     }
 }
@@ -158,7 +183,7 @@ fn node_child_reads_from_a_udp_socket() {
     let node = require_node!();
     for s in BOTH {
         no_leaks(async {
-            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let (child, mut ch, fds) = spawn_node_child(&node, s).await;
             let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
             let addr = udp.local_addr().unwrap();
             ch.send_with_handle(&json!({"tag": "udp"}), udp)
@@ -169,8 +194,7 @@ fn node_child_reads_from_a_udp_socket() {
             sender.send_to(b"ping", addr).unwrap();
             assert_eq!(reply(&mut ch).await, json!({"udp": "ping"}));
             drop(sender);
-            ch.disconnect().await.unwrap();
-            child.wait().await.unwrap();
+            finish(child, ch, fds).await;
         });
     }
 }
@@ -187,7 +211,7 @@ fn node_child_takes_native_handles() {
     let node = require_node!();
     for s in BOTH {
         no_leaks(async {
-            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let (child, mut ch, fds) = spawn_node_child(&node, s).await;
             let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
             let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
             let native = OutgoingHandle::new(tcp.into(), HandleType::NetNative).unwrap();
@@ -210,8 +234,7 @@ fn node_child_takes_native_handles() {
                 };
                 assert_eq!(r["kind"], kind, "{s}: {r}");
             }
-            ch.disconnect().await.unwrap();
-            child.wait().await.unwrap();
+            finish(child, ch, fds).await;
         });
     }
 }
@@ -221,7 +244,7 @@ fn handles_and_plain_messages_keep_their_order() {
     let node = require_node!();
     for s in BOTH {
         no_leaks(async {
-            let (mut child, mut ch) = node_child(&node, s).spawn().unwrap();
+            let (child, mut ch, fds) = spawn_node_child(&node, s).await;
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let mut expected = Vec::new();
             for i in 0..10_000u32 {
@@ -244,8 +267,7 @@ fn handles_and_plain_messages_keep_their_order() {
             for (n, want) in expected.iter().enumerate() {
                 assert_eq!(&reply(&mut ch).await, want, "reply {n}");
             }
-            ch.disconnect().await.unwrap();
-            child.wait().await.unwrap();
+            finish(child, ch, fds).await;
         });
     }
 }
@@ -383,12 +405,21 @@ fn blocking_reply(ch: &mut nodeipc::blocking::Channel) -> Value {
     ch.recv().unwrap().expect("a reply from the Node child")
 }
 
+fn blocking_child_fds(ch: &mut nodeipc::blocking::Channel) -> u64 {
+    ch.send(&json!({"fds": true})).unwrap();
+    let r = blocking_reply(ch);
+    r["fds"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("not an fd count: {r}"))
+}
+
 #[test]
 fn blocking_parent_hands_a_tcp_listener_to_a_node_child() {
     let node = require_node!();
     for s in BOTH {
         no_leaks(async {
             let (mut child, mut ch) = node_child(&node, s).spawn_blocking().unwrap();
+            let fds = blocking_child_fds(&mut ch);
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
             ch.send_with_handle(&json!({"tag": "tcp"}), listener)
@@ -404,8 +435,13 @@ fn blocking_parent_hands_a_tcp_listener_to_a_node_child() {
                 read_to_string(TcpStream::connect(addr).unwrap()),
                 "hello tcp"
             );
+            assert_eq!(
+                blocking_child_fds(&mut ch),
+                fds,
+                "fds leaked in the Node child"
+            );
             ch.disconnect().unwrap();
-            child.wait().unwrap();
+            assert!(child.wait().unwrap().success());
         });
     }
 }
@@ -487,8 +523,15 @@ fn run_node_parent(node: &Path, role: &str, s: Serialization, what: &str, n: usi
         "node parent failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    let out: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    // Both processes' open-fd counts are back where they started: the
+    // child's last reply holds its own, `parentFds` the Node parent's.
+    let child = &out["replies"].as_array().unwrap().last().unwrap()["fds"];
+    assert_eq!(child[0], child[1], "fds leaked in the Rust child: {out}");
+    let parent = &out["parentFds"];
+    assert_eq!(parent[0], parent[1], "fds leaked in the Node parent: {out}");
+    out
 }
 
 #[test]
@@ -545,7 +588,7 @@ fn node_resends_a_socket_we_nack_then_warns() {
         );
         // Two per transmission: the truncated read (MSG_CTRUNC), then its
         // NODE_HANDLE message, which found no fd and was NACKed.
-        assert_eq!(out["replies"], json!([{"handleErrors": 8}]), "{s}: {out}");
+        assert_eq!(out["replies"][0]["handleErrors"], 8, "{s}: {out}");
     }
 }
 
@@ -563,8 +606,9 @@ fn rust_child_role() {
                 .unwrap();
             rt.block_on(async {
                 let mut ch = Channel::from_env().unwrap();
+                let before = open_fds();
                 while let Some((m, h)) = ch.recv_with_handle::<Value>().await.unwrap() {
-                    let Some(reply) = serve(m, h) else { break };
+                    let reply = serve(m, h).unwrap_or_else(|| json!({"fds": [before, open_fds()]}));
                     ch.send(&reply).await.unwrap();
                 }
             });
@@ -572,8 +616,9 @@ fn rust_child_role() {
         Ok("nack") => nack_role(),
         Ok("blocking") => {
             let mut ch = nodeipc::blocking::Channel::from_env().unwrap();
+            let before = open_fds();
             while let Some((m, h)) = ch.recv_with_handle::<Value>().unwrap() {
-                let Some(reply) = serve(m, h) else { break };
+                let reply = serve(m, h).unwrap_or_else(|| json!({"fds": [before, open_fds()]}));
                 ch.send(&reply).unwrap();
             }
         }
@@ -586,6 +631,7 @@ fn rust_child_role() {
 /// handle errors it saw.
 fn nack_role() {
     let mut ch = nodeipc::blocking::Channel::from_env().unwrap();
+    let before = open_fds();
     let highest = std::fs::read_dir("/proc/self/fd")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
@@ -617,11 +663,13 @@ fn nack_role() {
         }
     }
     drop(hold);
-    ch.send(&json!({ "handleErrors": errors })).unwrap();
+    ch.send(&json!({ "handleErrors": errors, "fds": [before, open_fds()] }))
+        .unwrap();
 }
 
 /// What the Rust child does with one message and its handle; `None` when
-/// the parent says it is done.
+/// the parent says it is done (the child then answers with its open-fd
+/// counts from before the first message and now, and Node disconnects).
 fn serve(m: Value, h: Option<Handle>) -> Option<Value> {
     if m.get("done").is_some() {
         return None;

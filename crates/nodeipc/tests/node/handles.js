@@ -6,12 +6,17 @@
 //     ({got, kind}) and uses the handle: a net.Server answers each
 //     connection with `hello <tag>`, a net.Socket gets `hi <tag>` and is
 //     ended, a dgram.Socket reports each datagram it receives ({udp}).
+//     `{fds: true}` closes every handle it was given (and their
+//     connections) and answers `{fds: <open fds>}` from /proc/self/fd: the
+//     test asks once before handing anything and once at the end, and the
+//     two counts must be equal.
 //
 //   node handles.js parent <exe> <json|advanced> <server|socket> <n>
 //     A parent of the Rust test binary <exe> run as its child role: sends
 //     it a listening server, or <n> accepted sockets, connects clients, and
 //     prints one JSON line: what the clients read, whether every send
-//     callback ran without error, and the child's replies.
+//     callback ran without error, the child's replies (the last with its
+//     open-fd counts before and after) and this process's own (parentFds).
 
 const net = require('net');
 const dgram = require('dgram');
@@ -25,14 +30,51 @@ function kindOf(h) {
   return 'other';
 }
 
+const openFds = () => require('fs').readdirSync('/proc/self/fd').length;
+
+// Closes `h` (a handle this child was given) and resolves once it is closed.
+function closeHandle(h) {
+  return new Promise((resolve) => {
+    if (h instanceof net.Server) {
+      if (!h.listening) return resolve();
+      h.close(() => resolve());
+    } else if (h instanceof net.Socket) {
+      if (h.destroyed) return resolve();
+      h.once('close', () => resolve());
+      h.destroy();
+    } else if (h instanceof dgram.Socket) {
+      try {
+        h.close(() => resolve());
+      } catch {
+        resolve(); // closed already
+      }
+    } else {
+      // net.Native / dgram.Native: libuv's own handle object.
+      h.close(() => resolve());
+    }
+  });
+}
+
 function child() {
   // A server or dgram socket it was handed would keep it alive.
   process.on('disconnect', () => process.exit(0));
-  process.on('message', (m, h) => {
+  const held = [];
+  process.on('message', async (m, h) => {
+    if (m && m.fds) {
+      await Promise.all(held.splice(0).map(closeHandle));
+      // libuv closes fds at the end of the loop iteration.
+      await new Promise((r) => setImmediate(r));
+      process.send({ fds: openFds() });
+      return;
+    }
     const kind = kindOf(h);
     const tag = m && m.tag;
+    if (h) held.push(h);
     if (kind === 'net.Server') {
-      h.on('connection', (s) => s.end(`hello ${tag}`));
+      h.on('connection', (s) => {
+        held.push(s);
+        s.end(`hello ${tag}`);
+      });
     } else if (kind === 'net.Socket') {
       h.end(`hi ${tag}`);
     } else if (kind === 'dgram.Socket') {
@@ -58,6 +100,9 @@ async function parent(exe, serialization, what, n) {
     serialization,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  // Counted with the channel open, before and after the handles: Node's
+  // first spawn opens fds it keeps (a /dev/null for 'ignore' stdio).
+  const fdsBefore = openFds();
   const replies = [];
   child.on('message', (m) => replies.push(m));
   const sendErrors = [];
@@ -107,8 +152,15 @@ async function parent(exe, serialization, what, n) {
     await new Promise((r) => server.close(() => r()));
     out.closed = true;
   }
+  // The child answers `done` with its open-fd counts (before, now); then
+  // we disconnect and it exits.
+  const exited = new Promise((r) => child.on('exit', r));
+  const counted = new Promise((r) => child.on('message', (m) => m && m.fds && r()));
   child.send({ done: true });
-  await new Promise((r) => child.on('exit', r));
+  await counted;
+  out.parentFds = [fdsBefore, openFds()];
+  child.disconnect();
+  await exited;
   console.log(JSON.stringify(out));
 }
 
