@@ -10,6 +10,9 @@
 //! - **Rust → Node**: this process as parent, `node node-peer.js` as child.
 //! - **Node ↔ Node**: `node node-baseline.js --json` (which forks
 //!   `node-peer.js`).
+//! - **socket**: the bare socketpair between two `nodeipc` processes, the
+//!   payload bytes and nothing else (one-way cells of 64 KiB and more):
+//!   the ceiling the kernel sets (`bench/socket.rs`).
 //!
 //! Every cell is a fresh process pair; the three pairs of a cell run one
 //! after the other so they share the machine's state, and the table gives
@@ -22,6 +25,7 @@ mod parent;
 mod peer;
 mod pin;
 mod report;
+mod socket;
 mod workload;
 
 use std::ffi::OsString;
@@ -117,6 +121,9 @@ enum Sub {
     /// The Rust child end of the benchmark (node-peer.js's protocol).
     #[command(hide = true)]
     Peer,
+    /// The other end of the `socket` pair (bare bytes on stdin).
+    #[command(hide = true)]
+    SocketPeer,
     /// Handles (sockets) passed per second, Rust -> Node beside Node -> Node.
     Handles(handles::HandlesArgs),
 }
@@ -125,6 +132,7 @@ enum Sub {
 pub fn run(args: BenchArgs) -> Result<ExitCode, BoxError> {
     match args.sub {
         Some(Sub::Peer) => return peer::run(),
+        Some(Sub::SocketPeer) => return socket::peer(),
         Some(Sub::Handles(args)) => return handles::run(args),
         None => {}
     }
@@ -134,7 +142,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, BoxError> {
     if cells.is_empty() {
         return Err(format!("the filters leave no cell to run. {}", notes.join(" ")).into());
     }
-    let needs_node = pairs.iter().any(|p| *p != Pair::RustRust);
+    let needs_node = pairs
+        .iter()
+        .any(|p| matches!(p, Pair::RustNode | Pair::NodeNode));
     let dir = if needs_node {
         Some(BenchDir::find(args.node_bench_dir.clone())?)
     } else {
@@ -312,6 +322,10 @@ async fn run_pair(
     dir: Option<&BenchDir>,
 ) -> Outcome {
     let result = match pair {
+        Pair::Socket => match socket::runs(cell) {
+            Ok(()) => socket::run(exe, cell).await,
+            Err(why) => return Outcome::Skipped(why),
+        },
         Pair::NodeNode => {
             let dir = dir.expect("looked up when a Node pair is selected");
             node::run(node, dir, cell).await

@@ -244,10 +244,10 @@ fn bench_runs_the_1_mib_buffer_cells_in_advanced_only() {
     // node-buffer.js. A few messages per cell: a smoke run.
     let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench");
     let pairs = if have_node() && shared.join("node-peer.js").is_file() {
-        "rust-rust,rust-node,node-node"
+        "rust-rust,rust-node,node-node,socket"
     } else {
         eprintln!("no node or no {}: Rust ↔ Rust only", shared.display());
-        "rust-rust"
+        "rust-rust,socket"
     };
     let report = bench_report(&[
         "--serialization",
@@ -261,12 +261,15 @@ fn bench_runs_the_1_mib_buffer_cells_in_advanced_only() {
         pairs,
     ]);
     let results = report["results"].as_array().expect("results");
-    // c2p, p2c and a round trip for each pair, advanced only.
+    // c2p, p2c and a round trip for each pair, advanced only; the bare
+    // socket has no round trip.
     assert_eq!(results.len(), 3 * pairs.split(',').count(), "{report:#}");
     for r in results {
         assert_eq!(r["serialization"], "advanced", "{r}");
         assert_eq!(r["size"], "1mbuf", "{r}");
         assert!(r.get("error").is_none(), "{r}");
+        let skipped = r["pair"] == "socket" && r["mode"] == "roundtrip";
+        assert_eq!(r.get("skipped").is_some(), skipped, "{r}");
     }
     let note = report["notes"][0].as_str().unwrap_or_default();
     assert!(note.contains("advanced only"), "{report:#}");

@@ -120,16 +120,22 @@ pub enum Pair {
     #[value(name = "node-node")]
     #[serde(rename = "node-node")]
     NodeNode,
+    /// The bare socketpair between two `nodeipc` processes: the payload
+    /// bytes only, no framing, no copies (the ceiling, `bench/socket.rs`).
+    #[value(name = "socket")]
+    #[serde(rename = "socket")]
+    Socket,
 }
 
 impl Pair {
-    pub const ALL: [Pair; 3] = [Pair::RustRust, Pair::RustNode, Pair::NodeNode];
+    pub const ALL: [Pair; 4] = [Pair::RustRust, Pair::RustNode, Pair::NodeNode, Pair::Socket];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Pair::RustRust => "rust-rust",
             Pair::RustNode => "rust-node",
             Pair::NodeNode => "node-node",
+            Pair::Socket => "socket",
         }
     }
 }
