@@ -90,6 +90,7 @@ impl Channel {
                 shared: shared.clone(),
                 limits,
                 closed: false,
+                write_at: READ_CHUNK,
             },
             rx: Receiver {
                 shared,
@@ -235,6 +236,10 @@ pub struct Sender {
     shared: Arc<Shared>,
     limits: Limits,
     closed: bool,
+    /// Queue length at which `feed` next tries a write: a batch more than
+    /// was left when the socket last said full, so a full socket costs one
+    /// attempt per batch, not one per message.
+    write_at: usize,
 }
 
 impl Sender {
@@ -292,22 +297,31 @@ impl Sender {
         &mut self,
         msg: &T,
         handle: Option<crate::handle::OutgoingHandle>,
-        rx: Option<&mut Receiver>,
+        mut rx: Option<&mut Receiver>,
     ) -> Result<()> {
         if self.closed {
             return Err(Error::Disconnected);
         }
-        let room = self.shared.send.lock().len() < self.limits.max_send_buffer;
-        if !room {
-            self.flush_with(rx).await?;
-        }
-        let mut out = self.shared.send.lock();
+        // One lock per message (the hot path's only atomic operations).
+        let mut out = loop {
+            {
+                let out = self.shared.send.lock();
+                if out.len() < self.limits.max_send_buffer {
+                    break out;
+                }
+            }
+            self.flush_with(rx.as_deref_mut()).await?;
+        };
         match handle {
             None => out.push(msg)?,
             Some(h) => out.push_handle(msg, h)?,
         }
-        if out.len() >= READ_CHUNK {
-            write_now(&self.shared, &mut self.closed, &mut out)?;
+        if out.len() >= self.write_at {
+            let progress = write_now(&self.shared, &mut self.closed, &mut out)?;
+            self.write_at = match progress {
+                Progress::Done => READ_CHUNK,
+                _ => out.len() + READ_CHUNK,
+            };
         }
         Ok(())
     }
@@ -326,7 +340,10 @@ impl Sender {
                 write_now(&self.shared, &mut self.closed, &mut out)?
             };
             match progress {
-                Progress::Done => return Ok(()),
+                Progress::Done => {
+                    self.write_at = READ_CHUNK;
+                    return Ok(());
+                }
                 Progress::WouldBlock => self.shared.io.writable().await?,
                 Progress::AwaitingAck => match rx.as_deref_mut() {
                     Some(rx) => rx.read_ahead().await?,
