@@ -33,7 +33,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec::Serialization;
-use crate::codec::json::READ_CHUNK;
 use crate::error::{Error, Result};
 use crate::handle::outbox::{Outbox, Progress};
 use crate::handle::{Handle, OutgoingHandle, SendHandle};
@@ -317,7 +316,7 @@ impl Sender {
             None => out.push(msg)?,
             Some(h) => out.push_handle(msg, h)?,
         }
-        if out.len() >= READ_CHUNK {
+        if out.batch_ready() {
             write_now(shared, &mut self.closed, &mut out)?;
         }
         Ok(())

@@ -13,7 +13,6 @@ use tokio::net::UnixStream;
 use tokio::sync::Notify;
 
 use crate::codec::Serialization;
-use crate::codec::json::READ_CHUNK;
 use crate::error::{Error, Result};
 use crate::handle::outbox::{Outbox, Progress};
 use crate::handle::{Handle, SendHandle};
@@ -90,7 +89,6 @@ impl Channel {
                 shared: shared.clone(),
                 limits,
                 closed: false,
-                write_at: READ_CHUNK,
             },
             rx: Receiver {
                 shared,
@@ -236,10 +234,6 @@ pub struct Sender {
     shared: Arc<Shared>,
     limits: Limits,
     closed: bool,
-    /// Queue length at which `feed` next tries a write: a batch more than
-    /// was left when the socket last said full, so a full socket costs one
-    /// attempt per batch, not one per message.
-    write_at: usize,
 }
 
 impl Sender {
@@ -316,12 +310,8 @@ impl Sender {
             None => out.push(msg)?,
             Some(h) => out.push_handle(msg, h)?,
         }
-        if out.len() >= self.write_at {
-            let progress = write_now(&self.shared, &mut self.closed, &mut out)?;
-            self.write_at = match progress {
-                Progress::Done => READ_CHUNK,
-                _ => out.len() + READ_CHUNK,
-            };
+        if out.batch_ready() {
+            write_now(&self.shared, &mut self.closed, &mut out)?;
         }
         Ok(())
     }
@@ -340,10 +330,7 @@ impl Sender {
                 write_now(&self.shared, &mut self.closed, &mut out)?
             };
             match progress {
-                Progress::Done => {
-                    self.write_at = READ_CHUNK;
-                    return Ok(());
-                }
+                Progress::Done => return Ok(()),
                 Progress::WouldBlock => self.shared.io.writable().await?,
                 Progress::AwaitingAck => match rx.as_deref_mut() {
                     Some(rx) => rx.read_ahead().await?,

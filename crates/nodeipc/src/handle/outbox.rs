@@ -22,6 +22,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use serde::Serialize;
 
 use super::{HandleType, OutgoingHandle};
+use crate::codec::json::READ_CHUNK;
 use crate::codec::{SendBuf, Serialization};
 use crate::error::Result;
 
@@ -71,6 +72,12 @@ pub(crate) struct Outbox {
     awaiting: Option<Queued>,
     /// Nothing from this position on is written while `awaiting` is set.
     barrier: Option<u64>,
+    /// Queue length from which `feed` tries a write: one batch
+    /// ([`READ_CHUNK`]), or a batch more than was left when the last write
+    /// stopped short, so that a full socket costs one try per batch and not
+    /// one per message (measured: tiny messages 7.2–7.7 → 8.0–8.5 M/s,
+    /// docs/decisions.md).
+    write_at: usize,
     serialization: Serialization,
 }
 
@@ -81,8 +88,15 @@ impl Outbox {
             queued: VecDeque::new(),
             awaiting: None,
             barrier: None,
+            write_at: READ_CHUNK,
             serialization,
         }
+    }
+
+    /// Whether a batch has built up since the last write: what `feed`
+    /// writes on.
+    pub(crate) fn batch_ready(&self) -> bool {
+        self.len() >= self.write_at
     }
 
     /// Queues a user message.
@@ -156,6 +170,18 @@ impl Outbox {
     /// writes a prefix of `bytes` (with `fd` attached, if given) and says
     /// how much. `Interrupted` is retried; other errors are returned.
     pub(crate) fn write(
+        &mut self,
+        send: impl FnMut(&[u8], Option<BorrowedFd<'_>>) -> io::Result<usize>,
+    ) -> io::Result<Progress> {
+        let progress = self.write_some(send);
+        self.write_at = match progress {
+            Ok(Progress::Done) => READ_CHUNK,
+            _ => self.len() + READ_CHUNK,
+        };
+        progress
+    }
+
+    fn write_some(
         &mut self,
         mut send: impl FnMut(&[u8], Option<BorrowedFd<'_>>) -> io::Result<usize>,
     ) -> io::Result<Progress> {
