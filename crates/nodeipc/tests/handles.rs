@@ -571,6 +571,20 @@ fn node_parent_hands_accepted_sockets_to_a_rust_child() {
     }
 }
 
+/// A handle as the first message, to a Rust child that does not call
+/// `recv` again until Node used the server: the ACK goes out by itself.
+#[test]
+fn the_ack_goes_out_without_another_recv() {
+    let node = require_node!();
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for s in BOTH {
+        let out = run_node_parent(&node, "first", s, "first", 1);
+        assert_eq!(out["acked"], json!(true), "{s}: {out}");
+        assert_eq!(out["reads"], json!(["rust accepted first"]), "{s}: {out}");
+        assert_eq!(out["sendErrors"], json!([]), "{s}: {out}");
+    }
+}
+
 /// NACK path against a real Node sender: the Rust child can take no fd
 /// (`RLIMIT_NOFILE` reached), so it NACKs; Node sends the socket again 3
 /// times (4 send callbacks), then gives up with its warning.
@@ -614,6 +628,7 @@ fn rust_child_role() {
             });
         }
         Ok("nack") => nack_role(),
+        Ok("first") => first_role(),
         Ok("blocking") => {
             let mut ch = nodeipc::blocking::Channel::from_env().unwrap();
             let before = open_fds();
@@ -624,6 +639,37 @@ fn rust_child_role() {
         }
         _ => {}
     }
+}
+
+/// A Rust child whose first message is a server: it accepts one
+/// connection on it before it calls `recv` again, so the ACK has to go out
+/// without another `recv` (Node connects only once it has the ACK).
+fn first_role() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut ch = Channel::from_env().unwrap();
+        let before = open_fds();
+        let (m, h) = ch.recv_with_handle::<Value>().await.unwrap().unwrap();
+        assert_eq!(m["tag"], "first");
+        let Some(Handle::TcpListener(l)) = h else {
+            panic!("expected a TcpListener, got {h:?}");
+        };
+        let l = tokio::net::TcpListener::from_std(l).unwrap();
+        let (mut s, _) = l.accept().await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, b"rust accepted first")
+            .await
+            .unwrap();
+        drop((s, l));
+        let m = ch.recv::<Value>().await.unwrap().unwrap();
+        assert!(m.get("done").is_some(), "{m}");
+        ch.send(&json!({ "fds": [before, open_fds()] }))
+            .await
+            .unwrap();
+        while ch.recv::<Value>().await.unwrap().is_some() {}
+    });
 }
 
 /// A Rust child that can open no fd: each socket Node sends is dropped by

@@ -11,7 +11,7 @@
 //     test asks once before handing anything and once at the end, and the
 //     two counts must be equal.
 //
-//   node handles.js parent <exe> <json|advanced> <server|socket> <n>
+//   node handles.js parent <exe> <json|advanced> <server|socket|nack|first> <n>
 //     A parent of the Rust test binary <exe> run as its child role: sends
 //     it a listening server, or <n> accepted sockets, connects clients, and
 //     prints one JSON line: what the clients read, whether every send
@@ -133,6 +133,23 @@ async function parent(exe, serialization, what, n) {
     while (!out.warnings.length) await new Promise((r) => setTimeout(r, 20));
     c.destroy();
     server.close();
+  } else if (what === 'first') {
+    // A server as the very first message, to a child that then only
+    // accepts on it (no more recv): the ACK must go out by itself. We
+    // connect once the send callback (the ACK) fired, or after 5 s.
+    const server = net.createServer();
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const port = server.address().port;
+    const t0 = Date.now();
+    let timer;
+    out.acked = await Promise.race([
+      send({ tag: 'first' }, server).then(() => true),
+      new Promise((r) => { timer = setTimeout(() => r(false), 5000); }),
+    ]);
+    clearTimeout(timer);
+    out.ackMs = Date.now() - t0;
+    server.close();
+    out.reads.push(await readAll(port));
   } else if (what === 'server') {
     const server = net.createServer();
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
