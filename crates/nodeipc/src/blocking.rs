@@ -317,7 +317,7 @@ impl Sender {
             Some(h) => out.push_handle(msg, h)?,
         }
         if out.batch_ready() {
-            write_now(shared, &mut self.closed, &mut out)?;
+            protocol::sender_write(&mut self.closed, || shared.write_now(&mut out))?;
         }
         Ok(())
     }
@@ -350,7 +350,7 @@ fn flush_locked<'a>(
     mut out: MutexGuard<'a, Outbox>,
 ) -> Result<MutexGuard<'a, Outbox>> {
     loop {
-        match write_now(shared, closed, &mut out)? {
+        match protocol::sender_write(closed, || shared.write_now(&mut out))? {
             Progress::Done => return Ok(out),
             Progress::WouldBlock => {
                 drop(out);
@@ -393,15 +393,6 @@ fn flush_locked<'a>(
 
 /// Writes what the socket takes now; after an error the channel is closed
 /// (what is queued can never go out).
-fn write_now(shared: &Shared, closed: &mut bool, out: &mut Outbox) -> Result<Progress> {
-    if *closed {
-        return Err(Error::Disconnected);
-    }
-    let written = shared.write_now(out);
-    *closed = written.is_err();
-    written
-}
-
 impl Drop for Sender {
     fn drop(&mut self) {
         // Not while unwinding: a stalled peer would turn a panic into a hang.

@@ -311,7 +311,7 @@ impl Sender {
             Some(h) => out.push_handle(msg, h)?,
         }
         if out.batch_ready() {
-            write_now(&self.shared, &mut self.closed, &mut out)?;
+            protocol::sender_write(&mut self.closed, || self.shared.write_now(&mut out))?;
         }
         Ok(())
     }
@@ -327,7 +327,7 @@ impl Sender {
         loop {
             let progress = {
                 let mut out = self.shared.send.lock();
-                write_now(&self.shared, &mut self.closed, &mut out)?
+                protocol::sender_write(&mut self.closed, || self.shared.write_now(&mut out))?
             };
             match progress {
                 Progress::Done => return Ok(()),
@@ -362,18 +362,6 @@ impl Sender {
 }
 
 /// A [`Sender`]'s write of what the socket takes now, without waiting.
-fn write_now(shared: &Shared, closed: &mut bool, out: &mut Outbox) -> Result<Progress> {
-    if *closed {
-        return Err(Error::Disconnected);
-    }
-    let written = shared.write_now(out);
-    if written.is_err() {
-        // The channel is gone: what is queued can never go out.
-        *closed = true;
-    }
-    written
-}
-
 impl Drop for Sender {
     fn drop(&mut self) {
         if self.closed {
@@ -382,7 +370,7 @@ impl Drop for Sender {
         let left = {
             let mut out = self.shared.send.lock();
             matches!(
-                write_now(&self.shared, &mut self.closed, &mut out),
+                protocol::sender_write(&mut self.closed, || self.shared.write_now(&mut out)),
                 Ok(Progress::WouldBlock | Progress::AwaitingAck)
             )
         };

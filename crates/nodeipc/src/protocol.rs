@@ -86,6 +86,21 @@ pub(crate) fn write_out(
     })
 }
 
+/// A sender's write (`write` is its channel's [`write_out`]): refused once
+/// the sender knows the channel is closed, and an error marks it closed,
+/// since nothing queued can go out any more.
+pub(crate) fn sender_write(
+    closed: &mut bool,
+    write: impl FnOnce() -> Result<Progress>,
+) -> Result<Progress> {
+    if *closed {
+        return Err(Error::Disconnected);
+    }
+    let written = write();
+    *closed = written.is_err();
+    written
+}
+
 /// One write to the socket: plain, or with an fd.
 pub(crate) fn send_some(
     sock: BorrowedFd<'_>,
