@@ -15,7 +15,7 @@
 //! offset; one that does re-encodes, reads back as an equal value, and
 //! re-encodes to the same bytes. Read through serde, straight from the
 //! payload (`Frame::deserialize`), as a `serde_json::Value` and as a
-//! struct, it gives what `from_value` gives on the decoded value, errors
+//! struct, it gives what `from_value_limited` gives on the decoded value, errors
 //! included.
 
 #![no_main]
@@ -25,7 +25,7 @@ use std::fmt::Debug;
 
 use libfuzzer_sys::fuzz_target;
 use nodeipc::codec::v8::{Frame, V8Decoder, decode_payload, encode_payload};
-use nodeipc::value::from_value;
+use nodeipc::value::from_value_limited;
 use nodeipc::{DecodeError, Error, Limits, Value};
 use serde::de::DeserializeOwned;
 
@@ -163,12 +163,12 @@ struct Record {
     map: Option<BTreeMap<String, f64>>,
 }
 
-/// `Frame::deserialize` gives what `from_value(frame.to_value())` gives.
+/// `Frame::deserialize` gives what `from_value_limited(frame.to_value(), limits)` gives.
 fn check_serde<T: DeserializeOwned + Debug>(payload: &[u8], limits: &Limits, offset: u64) {
     let frame = Frame::new(payload, offset, *limits);
     let direct = frame.deserialize::<T>();
     let through_value = frame.to_value().and_then(|v| {
-        from_value::<T>(v).map_err(|e| Error::Decode {
+        from_value_limited::<T>(&v, limits).map_err(|e| Error::Decode {
             offset,
             kind: DecodeError::Mismatch(e.to_string()),
         })

@@ -19,7 +19,7 @@ use crate::handle::{Handle, HandleType};
 use crate::limits::Limits;
 use crate::message::{InternalMessage, Message};
 use crate::sys;
-use crate::value::{Value, from_value};
+use crate::value::{Value, from_value_limited};
 
 /// A message as the channel hands it out. Internal ones are boxed to keep
 /// the common case small (see [`Incoming`]).
@@ -193,7 +193,8 @@ impl RecvState {
         send: &SendState,
     ) -> Option<Result<Delivery<T>>> {
         if let Some(stashed) = self.stash.pop_front() {
-            return Some(stashed.and_then(|(offset, d)| typed(d, offset)));
+            let limits = *self.dec.limits();
+            return Some(stashed.and_then(|(offset, d)| typed(d, offset, &limits)));
         }
         self.decode::<T>(send).map(|r| r.map(|(_, d)| d))
     }
@@ -258,7 +259,11 @@ fn map_user<T, U>(d: Delivery<T>, f: impl FnOnce(T) -> U) -> Delivery<U> {
 
 /// A read-ahead message as the `T` asked for now. A message that does
 /// not fit `T` is an error, and its handle is closed.
-fn typed<T: DeserializeOwned>(d: Delivery<Raw>, offset: u64) -> Result<Delivery<T>> {
+fn typed<T: DeserializeOwned>(
+    d: Delivery<Raw>,
+    offset: u64,
+    limits: &Limits,
+) -> Result<Delivery<T>> {
     Ok(match d {
         Delivery::Internal(i) => Delivery::Internal(i),
         Delivery::User(Raw::Json(raw), h) => Delivery::User(
@@ -266,7 +271,7 @@ fn typed<T: DeserializeOwned>(d: Delivery<Raw>, offset: u64) -> Result<Delivery<
             h,
         ),
         Delivery::User(Raw::V8(v), h) => Delivery::User(
-            from_value(v).map_err(|e| Error::Decode {
+            from_value_limited(&v, limits).map_err(|e| Error::Decode {
                 offset,
                 kind: DecodeError::Mismatch(e.to_string()),
             })?,

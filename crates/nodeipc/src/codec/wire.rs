@@ -11,7 +11,7 @@ use super::v8::{self, V8Decoder};
 use crate::error::{DecodeError, Error, Result};
 use crate::limits::Limits;
 use crate::message::{InternalMessage, Message};
-use crate::value::{Value, from_value};
+use crate::value::{Value, from_value_limited};
 
 /// Encoded messages waiting to be written, shared by the async and blocking
 /// senders: messages are appended whole, writes take bytes off the front.
@@ -143,6 +143,14 @@ impl Decoder {
         }
     }
 
+    /// The limits messages are read under.
+    pub(crate) fn limits(&self) -> &Limits {
+        match self {
+            Decoder::Json(d) => d.limits(),
+            Decoder::V8(d) => d.limits(),
+        }
+    }
+
     pub(crate) fn buffered(&self) -> usize {
         match self {
             Decoder::Json(d) => d.buffered(),
@@ -227,7 +235,7 @@ impl Decoder {
                 if let Some(msg) = f.deserialize_user() {
                     return Ok((offset, Incoming::User(msg)));
                 }
-                v8_incoming(f.to_value()?, offset).map(|i| (offset, i))
+                v8_incoming(f.to_value()?, offset, f.limits()).map(|i| (offset, i))
             }),
         }
     }
@@ -276,14 +284,18 @@ fn json_incoming<T: DeserializeOwned>(line: &[u8], offset: u64) -> Result<Incomi
 
 /// An advanced message that the direct reader left to the value reader:
 /// a user message, an internal one, or a `NODE_HANDLE` unwrapped.
-fn v8_incoming<T: DeserializeOwned>(value: Value, offset: u64) -> Result<Incoming<T>> {
+fn v8_incoming<T: DeserializeOwned>(
+    value: Value,
+    offset: u64,
+    limits: &Limits,
+) -> Result<Incoming<T>> {
     let mut value = value;
     let mut layers = 0;
     let mut name = String::new();
     loop {
         let cmd = is_internal(&value).then(|| value.get("cmd").and_then(Value::as_str));
         let msg = match cmd {
-            None => from_value(value)
+            None => from_value_limited(&value, limits)
                 .map(Message::User)
                 .map_err(|e| mismatch(offset, e)),
             Some(Some("NODE_HANDLE")) => {

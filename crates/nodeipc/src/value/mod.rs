@@ -60,7 +60,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-pub use self::serde::{from_value, from_value_ref, to_value};
+pub use self::serde::{from_value, from_value_limited, from_value_ref, to_value};
 pub use array::JsArray;
 pub use bigint::BigInt;
 pub use buffer::{ArrayBufferView, JsArrayBuffer, ViewKind};

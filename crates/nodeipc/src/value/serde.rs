@@ -24,6 +24,7 @@ pub(crate) use value_impl::{VALUE_TOKEN, take_slot, with_slot};
 
 use super::Value;
 use crate::error::EncodeError;
+use crate::limits::Limits;
 
 /// The JS value of `value`.
 ///
@@ -132,5 +133,41 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ::serde::de::v
 pub fn from_value_ref<'de, T: Deserialize<'de>>(
     value: &'de Value,
 ) -> Result<T, ::serde::de::value::Error> {
-    T::deserialize(de::De(value))
+    from_value_limited(value, &Limits::default())
+}
+
+/// As [`from_value_ref`], producing no more than a message within
+/// `limits` may hold (the channels pass their own [`Limits`]):
+/// [`max_elements`](Limits::max_elements) values, and twice
+/// [`max_message_len`](Limits::max_message_len) bytes of strings and
+/// buffers.
+///
+/// The bound is on what is read *out* of `value`, which can be far more
+/// than `value` holds: a shared object is produced again at every place
+/// it appears (a message of a few hundred bytes of back-references can
+/// stand for 2^60 objects), and a sparse array's holes one by one (`None`
+/// or unit each). Past the bound the deserialization fails; a message
+/// without repeats or holes that decoded within `limits` always fits.
+/// [`from_value`] and [`from_value_ref`] use [`Limits::default`] (2^24
+/// values, 512 MiB).
+///
+/// ```
+/// use nodeipc::value::{from_value_limited, Value};
+/// use nodeipc::Limits;
+///
+/// let shared = Value::array([1, 2, 3]);
+/// let v = Value::array([shared.clone(), shared.clone(), shared]);
+/// let limits = Limits::default().with_max_elements(12);
+/// assert_eq!(from_value_limited::<Vec<Vec<u8>>>(&v, &limits).unwrap().len(), 3);
+/// assert!(from_value_limited::<Vec<Vec<u8>>>(&v, &limits.with_max_elements(11)).is_err());
+/// ```
+///
+/// # Errors
+///
+/// As [`from_value`], and when more would be produced.
+pub fn from_value_limited<'de, T: Deserialize<'de>>(
+    value: &'de Value,
+    limits: &Limits,
+) -> Result<T, ::serde::de::value::Error> {
+    T::deserialize(de::De(value, &de::Budget::new(limits)))
 }

@@ -124,6 +124,15 @@ impl JsString {
         }
     }
 
+    /// Bytes the string takes in memory (UTF-8 text, or UTF-16 units),
+    /// without scanning it.
+    pub(crate) fn storage_len(&self) -> usize {
+        match &self.0 {
+            Repr::Text { text, .. } => text.len(),
+            Repr::Units(units) => 2 * units.len(),
+        }
+    }
+
     /// Whether the string is empty.
     pub fn is_empty(&self) -> bool {
         match &self.0 {

@@ -48,6 +48,11 @@ pub struct JsonDecoder {
 }
 
 impl JsonDecoder {
+    /// The limits this decoder enforces.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// A decoder enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
         JsonDecoder {

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use crate::codec::buffer::ReadBuffer;
 use crate::error::{DecodeError, Error, Result};
 use crate::limits::Limits;
-use crate::value::{Value, from_value};
+use crate::value::{Value, from_value_limited};
 
 /// Frame lengths from this one up are refused: Node reads the prefix as a
 /// signed 32-bit number and cannot receive them (nodejs/node#61312).
@@ -50,6 +50,11 @@ pub struct V8Decoder {
 }
 
 impl V8Decoder {
+    /// The limits this decoder enforces.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// A decoder enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
         V8Decoder {
@@ -179,6 +184,11 @@ impl<'a> Frame<'a> {
         self.offset
     }
 
+    /// The limits this frame is read under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Reads the value, copying buffers out of the frame. Errors are
     /// [`Error::Decode`] at this frame's offset, with the position in the
     /// payload in the [`DecodeError`].
@@ -190,8 +200,10 @@ impl<'a> Frame<'a> {
     }
 
     /// Reads the value as a `T`: the result of
-    /// [`from_value`]`(self.`[`to_value`](Self::to_value)`()?)`, errors
-    /// included, but read straight from the payload, without building the
+    /// [`from_value_limited`]`(&self.`[`to_value`](Self::to_value)`()?,
+    /// self.`[`limits`](Self::limits)`())`, errors included (so a message
+    /// that expands past the limits through shared objects is an error,
+    /// not a hang), but read straight from the payload, without building the
     /// [`Value`] (strings are copied once, into `T`).
     ///
     /// Values the direct reader leaves to the value reader (Maps, Sets,
@@ -237,7 +249,7 @@ impl<'a> Frame<'a> {
     }
 
     fn deserialize_through_value<T: DeserializeOwned>(&self) -> Result<T> {
-        from_value(self.to_value()?).map_err(|e| Error::Decode {
+        from_value_limited(&self.to_value()?, &self.limits).map_err(|e| Error::Decode {
             offset: self.offset,
             kind: DecodeError::Mismatch(e.to_string()),
         })

@@ -7,8 +7,10 @@ use ::serde::de::{
     VariantAccess, Visitor,
 };
 use ::serde::forward_to_deserialize_any;
+use std::cell::Cell;
 
 use super::value_impl::{VALUE_TOKEN, with_slot};
+use crate::limits::Limits;
 use crate::value::{JsString, Key, Primitive, Value};
 
 type Result<T> = std::result::Result<T, Error>;
@@ -16,12 +18,68 @@ type Result<T> = std::result::Result<T, Error>;
 /// A hole reads as `undefined`.
 static UNDEFINED: Value = Value::Undefined;
 
-/// Holey arrays longer than this are refused: their holes would be
-/// produced one by one (a 40-byte message can declare 2^32 − 2 of them).
-const MAX_HOLEY_LEN: usize = 1 << 24;
+/// What a deserialization may still produce. The `Value` tree of a message
+/// is bounded by its [`Limits`], but what is read out of it can be far
+/// larger: a shared object is produced again at every place it appears (a
+/// few hundred bytes of back-references can stand for 2^60 objects) and a
+/// hole at every index of a sparse array. So every value a container hands
+/// out is counted against [`Limits::max_elements`], and the bytes of every
+/// string and buffer among them against twice [`Limits::max_message_len`]
+/// (a string can take up to twice its wire size in memory), and the
+/// deserialization fails once either is spent. A message read without
+/// repeats never comes near either.
+pub(super) struct Budget {
+    values: Cell<usize>,
+    bytes: Cell<usize>,
+}
 
-/// The deserializer of one value.
-pub(super) struct De<'de>(pub(super) &'de Value);
+impl Budget {
+    pub(super) fn new(limits: &Limits) -> Self {
+        Budget {
+            values: Cell::new(limits.max_elements),
+            bytes: Cell::new(limits.max_message_len.saturating_mul(2)),
+        }
+    }
+
+    /// Takes the cost of handing out `children`, `len` of them (holes
+    /// included, which cost one each). The children are looked at only
+    /// once `len` fits, so a huge sparse array is refused without walking
+    /// it.
+    fn spend<'v>(&self, len: usize, children: impl Iterator<Item = &'v Value>) -> Result<()> {
+        let values = self.values.get().checked_sub(len).ok_or_else(|| {
+            Error::custom(
+                "the message expands to more values than Limits::max_elements \
+                 (a shared object counts at every place it appears, a sparse \
+                 array's holes one by one)",
+            )
+        })?;
+        let bytes: usize = children.map(payload_len).sum();
+        let bytes = self.bytes.get().checked_sub(bytes).ok_or_else(|| {
+            Error::custom(
+                "the message expands to more string and buffer bytes than twice \
+                 Limits::max_message_len (a shared object counts at every place it appears)",
+            )
+        })?;
+        self.values.set(values);
+        self.bytes.set(bytes);
+        Ok(())
+    }
+}
+
+/// Bytes of a string or buffer value, 0 for others.
+fn payload_len(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.storage_len(),
+        Value::Boxed(p) => match &**p {
+            Primitive::String(s) => s.storage_len(),
+            _ => 0,
+        },
+        _ => v.as_bytes().map_or(0, |b| b.len()),
+    }
+}
+
+/// The deserializer of one value, with the budget of the whole one.
+pub(super) struct De<'de, 'b>(pub(super) &'de Value, pub(super) &'b Budget);
 
 /// The JS type of `v`, for error messages.
 fn js_type(v: &Value) -> &'static str {
@@ -107,7 +165,7 @@ pub(crate) fn visit_bigint<'de, V: Visitor<'de>>(
     }
 }
 
-impl<'de> De<'de> {
+impl<'de> De<'de, '_> {
     /// An integer hint: as `deserialize_any`, but `-0` is `0`.
     fn integer<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self.0 {
@@ -122,7 +180,7 @@ impl<'de> De<'de> {
     }
 }
 
-impl<'de> Deserializer<'de> for De<'de> {
+impl<'de> Deserializer<'de> for De<'de, '_> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -133,22 +191,19 @@ impl<'de> Deserializer<'de> for De<'de> {
             Value::BigInt(b) => visit_bigint(b, visitor),
             Value::String(s) => visit_str(s, visitor),
             Value::Array(a) => {
-                if !a.is_packed() && a.len() > MAX_HOLEY_LEN {
-                    return Err(Error::custom(format_args!(
-                        "sparse array of length {} (more than {MAX_HOLEY_LEN})",
-                        a.len()
-                    )));
-                }
-                let items = a.iter().map(|v| De(v.unwrap_or(&UNDEFINED)));
+                self.1.spend(a.len(), a.elements().map(|(_, v)| v))?;
+                let items = a.iter().map(|v| De(v.unwrap_or(&UNDEFINED), self.1));
                 let mut seq = SeqDeserializer::new(items);
                 let v = visitor.visit_seq(&mut seq)?;
                 seq.end()?;
                 Ok(v)
             }
             Value::Object(o) => {
+                self.1.spend(o.len(), o.iter().map(|(_, v)| v))?;
                 let mut map = ObjectAccess {
                     iter: o.iter(),
                     value: None,
+                    budget: self.1,
                 };
                 let v = visitor.visit_map(&mut map)?;
                 if map.iter.next().is_some() {
@@ -157,14 +212,19 @@ impl<'de> Deserializer<'de> for De<'de> {
                 Ok(v)
             }
             Value::Map(m) => {
-                let entries = m.entries().iter().map(|(k, v)| (De(k), De(v)));
+                let entries = m.entries();
+                self.1
+                    .spend(2 * entries.len(), entries.iter().flat_map(|(k, v)| [k, v]))?;
+                let entries = entries.iter().map(|(k, v)| (De(k, self.1), De(v, self.1)));
                 let mut map = de::value::MapDeserializer::new(entries);
                 let v = visitor.visit_map(&mut map)?;
                 map.end()?;
                 Ok(v)
             }
             Value::Set(s) => {
-                let mut seq = SeqDeserializer::new(s.values().iter().map(De));
+                let values = s.values();
+                self.1.spend(values.len(), values.iter())?;
+                let mut seq = SeqDeserializer::new(values.iter().map(|v| De(v, self.1)));
                 let v = visitor.visit_seq(&mut seq)?;
                 seq.end()?;
                 Ok(v)
@@ -272,9 +332,10 @@ impl<'de> Deserializer<'de> for De<'de> {
             }),
             Value::Object(o) if o.len() == 1 => {
                 let (key, content) = o.iter().next().expect("one property");
+                self.1.spend(1, [content].into_iter())?;
                 visitor.visit_enum(Variant {
                     name: KeyDe::from(key),
-                    content: Some(content),
+                    content: Some(De(content, self.1)),
                 })
             }
             other => Err(Error::custom(format_args!(
@@ -293,7 +354,7 @@ impl<'de> Deserializer<'de> for De<'de> {
     }
 }
 
-impl<'de> IntoDeserializer<'de, Error> for De<'de> {
+impl<'de> IntoDeserializer<'de, Error> for De<'de, '_> {
     type Deserializer = Self;
     fn into_deserializer(self) -> Self {
         self
@@ -301,12 +362,13 @@ impl<'de> IntoDeserializer<'de, Error> for De<'de> {
 }
 
 /// An object's properties as a map.
-struct ObjectAccess<'de, I> {
+struct ObjectAccess<'de, 'b, I> {
     iter: I,
     value: Option<&'de Value>,
+    budget: &'b Budget,
 }
 
-impl<'de, I: Iterator<Item = (Key<'de>, &'de Value)>> MapAccess<'de> for ObjectAccess<'de, I> {
+impl<'de, I: Iterator<Item = (Key<'de>, &'de Value)>> MapAccess<'de> for ObjectAccess<'de, '_, I> {
     type Error = Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
@@ -324,7 +386,7 @@ impl<'de, I: Iterator<Item = (Key<'de>, &'de Value)>> MapAccess<'de> for ObjectA
             .value
             .take()
             .ok_or_else(|| Error::custom("next_value before next_key"))?;
-        seed.deserialize(De(value))
+        seed.deserialize(De(value, self.budget))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -448,14 +510,14 @@ impl<'de> Deserializer<'de> for KeyDe<'de> {
 
 /// An enum: the variant name, and the content unless it is a unit variant
 /// written as a string.
-struct Variant<'de> {
+struct Variant<'de, 'b> {
     name: KeyDe<'de>,
-    content: Option<&'de Value>,
+    content: Option<De<'de, 'b>>,
 }
 
-impl<'de> EnumAccess<'de> for Variant<'de> {
+impl<'de, 'b> EnumAccess<'de> for Variant<'de, 'b> {
     type Error = Error;
-    type Variant = VariantContent<'de>;
+    type Variant = VariantContent<'de, 'b>;
 
     fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self::Variant)> {
         let name = seed.deserialize(self.name)?;
@@ -463,22 +525,22 @@ impl<'de> EnumAccess<'de> for Variant<'de> {
     }
 }
 
-struct VariantContent<'de>(Option<&'de Value>);
+struct VariantContent<'de, 'b>(Option<De<'de, 'b>>);
 
-impl<'de> VariantContent<'de> {
-    fn content(self, expected: &str) -> Result<De<'de>> {
+impl<'de, 'b> VariantContent<'de, 'b> {
+    fn content(self, expected: &str) -> Result<De<'de, 'b>> {
         match self.0 {
-            Some(v) => Ok(De(v)),
+            Some(de) => Ok(de),
             None => Err(Error::invalid_type(de::Unexpected::UnitVariant, &expected)),
         }
     }
 }
 
-impl<'de> VariantAccess<'de> for VariantContent<'de> {
+impl<'de> VariantAccess<'de> for VariantContent<'de, '_> {
     type Error = Error;
 
     fn unit_variant(self) -> Result<()> {
-        match self.0 {
+        match self.0.map(|de| de.0) {
             None | Some(Value::Undefined | Value::Null) => Ok(()),
             Some(v) => Err(Error::custom(format_args!(
                 "expected no content for a unit variant, found a JS {}",

@@ -5,7 +5,8 @@ use ::serde::{Deserialize, Serialize};
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{from_value, from_value_ref, to_value};
+use super::{from_value, from_value_limited, from_value_ref, to_value};
+use crate::Limits;
 use crate::codec::v8;
 use crate::value::{BigInt, JsArray, JsMap, JsSet, Value};
 
@@ -391,4 +392,49 @@ fn values_with_other_serde_formats() {
         ])
     );
     assert!(serde_json::to_value(Value::Circular(0)).is_err());
+}
+
+#[test]
+fn reading_out_is_bounded_by_what_it_produces_not_what_the_value_holds() {
+    let values = |n| Limits::default().with_max_elements(n);
+    // 2^60 arrays by sharing: refused after the budget, not built.
+    let mut v = Value::array([1]);
+    for _ in 0..60 {
+        v = Value::array([v.clone(), v]);
+    }
+    let err = from_value_limited::<serde_json::Value>(&v, &values(10_000)).unwrap_err();
+    assert!(err.to_string().contains("max_elements"), "{err}");
+    // Every hole counts.
+    let holes = Value::from(JsArray::holey(1000));
+    assert_eq!(
+        from_value_limited::<Vec<()>>(&holes, &values(1000))
+            .unwrap()
+            .len(),
+        1000
+    );
+    assert!(from_value_limited::<Vec<()>>(&holes, &values(999)).is_err());
+    // Refused up front: the cost of a container is taken before its items.
+    assert!(from_value::<Vec<()>>(Value::from(JsArray::holey(u32::MAX - 1))).is_err());
+    // The bytes of repeated strings and buffers: at most twice max_message_len.
+    let bytes = |n| Limits::default().with_max_message_len(n);
+    let s = Value::from("x".repeat(300));
+    let shared = Value::array([s.clone(), s]);
+    assert!(from_value_limited::<Vec<String>>(&shared, &bytes(300)).is_ok());
+    let err = from_value_limited::<Vec<String>>(&shared, &bytes(299)).unwrap_err();
+    assert!(err.to_string().contains("max_message_len"), "{err}");
+    let b = Value::buffer(vec![0u8; 64]);
+    let m = Value::object([("a", b.clone()), ("b", b)]);
+    assert!(from_value_limited::<HashMap<String, Vec<u8>>>(&m, &bytes(64)).is_ok());
+    assert!(from_value_limited::<HashMap<String, Vec<u8>>>(&m, &bytes(63)).is_err());
+    // Enum content counts too.
+    #[derive(Deserialize, Debug, PartialEq)]
+    enum E {
+        A(String),
+    }
+    let e = Value::object([("A", "y".repeat(64))]);
+    assert_eq!(
+        from_value_limited::<E>(&e, &bytes(32)).unwrap(),
+        E::A("y".repeat(64))
+    );
+    assert!(from_value_limited::<E>(&e, &bytes(31)).is_err());
 }
