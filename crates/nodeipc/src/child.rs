@@ -12,7 +12,8 @@
 //!   in this process made it), not a socket, not a unix stream socket, or
 //!   already adopted (a process has one channel, adopted once);
 //! - fail with [`Error::UnsupportedSerialization`] for a mode other than
-//!   `json` and `advanced` (an unset mode means `json`, as in Node), and
+//!   `json` and `advanced` (an unset or empty mode means `json`, as in
+//!   Node), and
 //!   speak the mode the parent chose;
 //! - set CLOEXEC on the fd, so programs this process spawns do not inherit
 //!   it (Node does the same).
@@ -48,6 +49,16 @@ pub const CHANNEL_FD_VAR: &str = "NODE_CHANNEL_FD";
 /// The variable that names the serialization (`json` or `advanced`).
 pub const SERIALIZATION_MODE_VAR: &str = "NODE_CHANNEL_SERIALIZATION_MODE";
 
+/// The serialization `NODE_CHANNEL_SERIALIZATION_MODE` names: unset or
+/// empty is `json`, as Node reads it (`env.NODE_CHANNEL_SERIALIZATION_MODE
+/// || 'json'`).
+fn serialization_mode(mode: Option<&std::ffi::OsStr>) -> Result<Serialization> {
+    match mode {
+        Some(mode) if !mode.is_empty() => Ok(mode.to_string_lossy().parse::<Serialization>()?),
+        _ => Ok(Serialization::Json),
+    }
+}
+
 /// Validates and takes the fd named by `NODE_CHANNEL_FD`.
 pub(crate) fn inherited_channel() -> Result<(OwnedFd, Serialization)> {
     let Some(value) = std::env::var_os(CHANNEL_FD_VAR) else {
@@ -61,10 +72,7 @@ pub(crate) fn inherited_channel() -> Result<(OwnedFd, Serialization)> {
     let Ok(fd) = value.parse::<i32>() else {
         return Err(invalid("not a file descriptor number".into()));
     };
-    let serialization = match std::env::var_os(SERIALIZATION_MODE_VAR) {
-        Some(mode) => mode.to_string_lossy().parse::<Serialization>()?,
-        None => Serialization::Json,
-    };
+    let serialization = serialization_mode(std::env::var_os(SERIALIZATION_MODE_VAR).as_deref())?;
     let fd = sys::adopt_inherited_fd(fd).map_err(|e| {
         invalid(match e {
             AdoptError::NotOpen => format!("fd {fd} is not open in this process"),
@@ -97,4 +105,23 @@ pub(crate) fn inherited_channel() -> Result<(OwnedFd, Serialization)> {
 pub unsafe fn remove_channel_env() {
     // SAFETY: forwarded to the caller.
     unsafe { sys::remove_env(&[CHANNEL_FD_VAR, SERIALIZATION_MODE_VAR]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn an_unset_or_empty_mode_is_json_as_in_node() {
+        let mode = |m: Option<&str>| serialization_mode(m.map(OsStr::new));
+        assert_eq!(mode(None).unwrap(), Serialization::Json);
+        assert_eq!(mode(Some("")).unwrap(), Serialization::Json);
+        assert_eq!(mode(Some("json")).unwrap(), Serialization::Json);
+        assert_eq!(mode(Some("advanced")).unwrap(), Serialization::Advanced);
+        assert!(matches!(
+            mode(Some("v8")),
+            Err(Error::UnsupportedSerialization(m)) if m == "v8"
+        ));
+    }
 }
