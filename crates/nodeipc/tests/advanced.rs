@@ -220,6 +220,32 @@ async fn a_message_of_shared_objects_that_expands_past_the_limit_is_an_error_not
     assert!(child.wait().await.unwrap().success());
 }
 
+/// Node's `isInternal` takes any object with a `NODE_` `cmd`, an array
+/// with such a property included: Node delivers it as `internalMessage`,
+/// and so `recv` skips it.
+#[tokio::test]
+async fn an_array_with_a_node_cmd_property_is_internal_as_in_node() {
+    let Some((mut child, mut ch)) = node_child(
+        "process.send(Object.assign([1, 2], { cmd: 'NODE_X' }));
+         process.send(Object.assign([3], { cmd: 'user' }));
+         process.on('message', () => process.disconnect());",
+    ) else {
+        return;
+    };
+    common::timeout(LIMIT, async {
+        match ch.recv_message::<Value>().await.unwrap() {
+            Some(nodeipc::Message::Internal(m)) => assert_eq!(m.0, serde_json::json!([1, 2])),
+            other => panic!("expected the internal message, got {other:?}"),
+        }
+        let v: Value = ch.recv().await.unwrap().expect("the user message");
+        assert_eq!(v.get("cmd").and_then(Value::as_str), Some("user"));
+        ch.send(&"bye").await.unwrap();
+        assert_eq!(ch.recv::<Value>().await.unwrap(), None);
+    })
+    .await;
+    assert!(child.wait().await.unwrap().success());
+}
+
 #[tokio::test]
 async fn a_hundred_thousand_small_messages_from_node_arrive_in_order() {
     let Some((mut child, mut ch)) = node_child(

@@ -318,9 +318,13 @@ fn v8_incoming<T: DeserializeOwned>(
 }
 
 /// Node's `isInternal()`: an object whose `cmd` is a string of more than 5
-/// characters starting with `NODE_`.
+/// characters starting with `NODE_`. Any `typeof 'object'` counts in Node;
+/// of those, only objects and arrays (with a named `cmd` property) can
+/// carry one over the wire. An array's named properties are not in the
+/// [`InternalMessage`] (its JSON is the array's, as `JSON.stringify`
+/// writes it).
 fn is_internal(value: &Value) -> bool {
-    matches!(value, Value::Object(_))
+    matches!(value, Value::Object(_) | Value::Array(_))
         && value
             .get("cmd")
             .and_then(Value::as_str)

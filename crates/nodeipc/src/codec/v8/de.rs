@@ -55,9 +55,11 @@ const MAX_RECURSION: usize = 128;
 /// A message read directly.
 pub(super) struct Read<T> {
     pub(super) value: T,
-    /// Whether it may be an internal message (an object whose `cmd` is a
-    /// string starting with `NODE_`): known for objects read here, assumed
-    /// for a root object read by the value reader.
+    /// Whether it may be an internal message (an object, or an array with
+    /// named properties, whose `cmd` is a string starting with `NODE_`):
+    /// known for objects and arrays read here, assumed for a root object or
+    /// array read by the value reader (a `Value`, or one with holes or
+    /// properties).
     pub(super) maybe_internal: bool,
 }
 
@@ -88,7 +90,10 @@ pub(super) fn read<'de, T: de::Deserialize<'de>>(
     let value = T::deserialize(&mut de)?;
     Ok(Read {
         value,
-        maybe_internal: root == tag::BEGIN_JS_OBJECT && (!de.root_read || de.internal_cmd),
+        maybe_internal: matches!(
+            root,
+            tag::BEGIN_JS_OBJECT | tag::BEGIN_DENSE_ARRAY | tag::BEGIN_SPARSE_ARRAY
+        ) && (!de.root_read || de.internal_cmd),
     })
 }
 
@@ -110,7 +115,7 @@ struct De<'de, 'l> {
     values: usize,
     /// Object ids assigned.
     ids: u32,
-    /// Whether the root was an object read here.
+    /// Whether the root was an object or array read here.
     root_read: bool,
     /// Whether that object has a `cmd` starting with `NODE_`.
     internal_cmd: bool,
@@ -320,6 +325,8 @@ impl<'de> De<'de, '_> {
     }
 
     fn array<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        // An array read here has no named properties, so no `cmd`.
+        self.root_read |= self.depth == 0;
         let len = self.varint()?;
         // Each element takes at least a byte.
         if len as usize > self.cur.left() {
@@ -732,18 +739,24 @@ mod tests {
                 true,
             ),
             (b"\"\x06NODE_X", false),
+            // A dense array read here has no properties.
+            (b"A\x01I\x02$\x00\x01", false),
         ];
         for (value, internal) in cases {
             let payload = [&[0xff, 0x0f][..], value].concat();
             let read = read::<serde_json::Value>(&payload, &Limits::default()).expect("direct");
             assert_eq!(read.maybe_internal, *internal, "{value:?}");
         }
-        // Not walked here: assumed internal.
-        let payload = b"\xff\x0fo\"\x01aI\x02{\x01";
-        assert!(
-            read::<IgnoredAny>(payload, &Limits::default())
-                .unwrap()
-                .maybe_internal
-        );
+        // Not walked here: assumed internal, objects and arrays alike.
+        for payload in [
+            &b"\xff\x0fo\"\x01aI\x02{\x01"[..],
+            b"\xff\x0fA\x01I\x02$\x00\x01",
+        ] {
+            assert!(
+                read::<IgnoredAny>(payload, &Limits::default())
+                    .unwrap()
+                    .maybe_internal
+            );
+        }
     }
 }
