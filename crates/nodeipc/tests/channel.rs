@@ -266,3 +266,55 @@ fn spawning_the_inner_command_directly_fails_instead_of_leaking_an_fd() {
     let err = cmd.as_tokio_mut().as_std_mut().status().unwrap_err();
     assert_eq!(err.raw_os_error(), Some(9), "EBADF: {err}");
 }
+
+/// `advanced` frames that do not decode are errors at their offsets, and
+/// the channel resynchronises on the next length prefix: every good frame
+/// after a bad one arrives.
+#[tokio::test]
+async fn bad_advanced_frames_are_errors_and_the_next_frame_arrives() {
+    use std::io::Write;
+    let (mut raw, y) = std::os::unix::net::UnixStream::pair().unwrap();
+    let limits = Limits::default().with_max_message_len(1000);
+    let mut ch = Channel::from_fd(y.into(), Serialization::Advanced, limits).unwrap();
+    let frame = |payload: &[u8]| [&(payload.len() as u32).to_be_bytes()[..], payload].concat();
+    let good = |i: i32| {
+        let mut out = Vec::new();
+        nodeipc::codec::v8::encode(&nodeipc::Value::from(i), &mut out).unwrap();
+        out
+    };
+    let bad: [(&str, Vec<u8>); 6] = [
+        ("an unknown tag", frame(b"\xff\x0f\x07")),
+        ("a zero length", vec![0, 0, 0, 0]),
+        ("a frame over the limit", frame(&[0xff; 2000])),
+        ("a truncated varint", frame(b"\xff\x0fI\xff")),
+        ("a back-reference to nothing", frame(b"\xff\x0f^\x05")),
+        (
+            "trailing garbage in a length-valid frame",
+            frame(b"\xff\x0fo"),
+        ),
+    ];
+    let mut stream = good(0);
+    for (i, (_, bytes)) in bad.iter().enumerate() {
+        stream.extend_from_slice(bytes);
+        stream.extend(good(i as i32 + 1));
+    }
+    let writer = std::thread::spawn(move || raw.write_all(&stream).unwrap());
+    timeout(LIMIT, async {
+        assert_eq!(ch.recv::<i32>().await.unwrap(), Some(0));
+        for (i, (what, _)) in bad.iter().enumerate() {
+            match ch.recv::<i32>().await {
+                Err(Error::Decode { .. } | Error::TooLarge { .. }) => {}
+                other => panic!("{what}: expected an error, got {other:?}"),
+            }
+            assert_eq!(
+                ch.recv::<i32>().await.unwrap(),
+                Some(i as i32 + 1),
+                "after {what}"
+            );
+        }
+        writer.join().unwrap();
+        assert_eq!(ch.recv::<i32>().await.unwrap(), None);
+    })
+    .await
+    .unwrap();
+}
