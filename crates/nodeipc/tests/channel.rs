@@ -289,7 +289,7 @@ async fn bad_advanced_frames_are_errors_and_the_next_frame_arrives() {
         ("a truncated varint", frame(b"\xff\x0fI\xff")),
         ("a back-reference to nothing", frame(b"\xff\x0f^\x05")),
         (
-            "trailing garbage in a length-valid frame",
+            "an object cut short by the end of its frame",
             frame(b"\xff\x0fo"),
         ),
     ];
