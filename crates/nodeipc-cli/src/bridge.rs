@@ -24,6 +24,14 @@ type BoxError = Box<dyn std::error::Error>;
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Wire format announced to the child (NODE_CHANNEL_SERIALIZATION_MODE).
+    ///
+    /// With `advanced`, stdin lines are sent as the values `JSON.parse`
+    /// makes of them, except that `{"type":"Buffer","data":[bytes]}` is sent
+    /// as a Buffer; the child's messages are written as `JSON.stringify`
+    /// writes them (a Buffer as `{"type":"Buffer","data":[…]}`, so Buffers
+    /// round-trip; a Date as its ISO string, Map/Set as `{}`…), and one
+    /// with no JSON form (a BigInt, a cycle) is reported on stderr and
+    /// skipped.
     #[arg(long, default_value = "json")]
     serialization: Serialization,
     /// The fd number the child finds the channel at (NODE_CHANNEL_FD).
@@ -142,7 +150,7 @@ async fn next_line(
 /// Sends each stdin line as one message; a line that is not JSON is
 /// reported and skipped. At the end, disconnects, or returns the sender
 /// with `keep_open`. In `advanced` mode a line is sent as the value
-/// `JSON.parse` makes of it.
+/// `JSON.parse` makes of it, with Buffers revived ([`revive`]).
 async fn forward_stdin(
     mut tx: nodeipc::Sender,
     mode: Serialization,
@@ -165,7 +173,7 @@ async fn forward_stdin(
             };
             match parsed {
                 Ok(Line::Raw(msg)) => tx.feed(&msg).await?,
-                Ok(Line::Parsed(msg)) => tx.feed(&msg).await?,
+                Ok(Line::Parsed(msg)) => tx.feed(&revive(&msg)).await?,
                 Err(e) => eprintln!("nodeipc: stdin line {number}: not JSON ({e}); skipped"),
             }
         }
@@ -188,6 +196,37 @@ fn exit_code(status: ExitStatus) -> ExitCode {
         .or_else(|| status.signal().map(|s| 128 + s))
         .unwrap_or(1);
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// The value `JSON.parse` makes of `j`, except that every object that is
+/// exactly what `JSON.stringify` makes of a Buffer,
+/// `{"type":"Buffer","data":[…]}` with bytes as data, becomes that Buffer:
+/// the inverse of how [`next_line`] writes Buffers. (serde_json nests at
+/// most 128 levels, so the recursion is bounded.)
+fn revive(j: &serde_json::Value) -> nodeipc::Value {
+    use serde_json::Value as J;
+    match j {
+        J::Object(props) => buffer_json(props).map_or_else(
+            || nodeipc::Value::object(props.iter().map(|(k, v)| (k.as_str(), revive(v)))),
+            nodeipc::Value::buffer,
+        ),
+        J::Array(items) => nodeipc::Value::array(items.iter().map(revive)),
+        other => nodeipc::Value::from(other),
+    }
+}
+
+/// The bytes of `{"type":"Buffer","data":[…]}` (those two keys only, every
+/// item an integer 0–255).
+fn buffer_json(props: &serde_json::Map<String, serde_json::Value>) -> Option<Vec<u8>> {
+    if props.len() != 2 || props.get("type")?.as_str()? != "Buffer" {
+        return None;
+    }
+    props
+        .get("data")?
+        .as_array()?
+        .iter()
+        .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+        .collect()
 }
 
 /// One stdin line: kept as text for `json`, parsed for `advanced`.

@@ -302,6 +302,54 @@ fn run_advanced_maps_js_values_to_json_like_json_stringify() {
     );
 }
 
+/// The other half of the convention: a stdin line's
+/// `{"type":"Buffer","data":[…]}` reaches the child as a Buffer (and
+/// comes back in the same form); near misses stay plain objects; a
+/// message with no JSON form is reported and skipped, and the next one
+/// arrives.
+#[test]
+fn run_advanced_revives_buffers_from_stdin_and_skips_what_json_cannot_hold() {
+    if !have_node() {
+        return;
+    }
+    let script = "process.on('message', (m) => {
+        if (m.bigint) process.send({ big: 2n ** 64n });
+        process.send({ kinds: Object.values(m).map((v) => Buffer.isBuffer(v)), m });
+    });";
+    let out = run_with_input(
+        Command::new(NODEIPC).args([
+            "run",
+            "--serialization",
+            "advanced",
+            "--",
+            "node",
+            "-e",
+            script,
+        ]),
+        concat!(
+            r#"{"b":{"type":"Buffer","data":[1,2,255]},"near":{"type":"Buffer","data":[256]},"#,
+            r#""more":{"type":"Buffer","data":[],"x":1}}"#,
+            "\n",
+            r#"{"bigint":true}"#,
+            "\n",
+        )
+        .as_bytes(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        lines(&out.stdout),
+        vec![
+            concat!(
+                r#"{"kinds":[true,false,false],"m":{"b":{"type":"Buffer","data":[1,2,255]},"#,
+                r#""near":{"type":"Buffer","data":[256]},"more":{"type":"Buffer","data":[],"x":1}}}"#
+            ),
+            r#"{"kinds":[false],"m":{"bigint":true}}"#,
+        ]
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no JSON form"), "{stderr}");
+}
+
 #[test]
 fn echo_answers_advanced_node_parents_with_equal_values() {
     if !have_node() {
