@@ -111,7 +111,7 @@ async fn many_messages_arrive_in_order_both_ways() {
         s: String,
     }
     let (mut tx, mut rx) = ch.split();
-    let count = 20_000;
+    let count = 100_000;
     let sender = tokio::spawn(async move {
         for i in 0..count {
             tx.feed(&M {

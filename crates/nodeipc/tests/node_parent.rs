@@ -72,6 +72,11 @@ fn cases() -> Vec<(String, CaseFn)> {
         node_case(&format!("sizes:{how}:{api}"));
         node_case(&format!("many:{how}:{api}"));
     }
+    for (how, api) in [("fork", "async"), ("spawn", "blocking")] {
+        node_case(&format!("advancedKinds:{how}:{api}"));
+        node_case(&format!("advancedSizes:{how}:{api}"));
+        node_case(&format!("advancedMany:{how}:{api}"));
+    }
     for (how, variant) in [
         ("fork", "async-drop"),
         ("spawn", "async-disconnect"),
@@ -349,6 +354,7 @@ fn role(name: &str) -> i32 {
             match rest {
                 "reflect" => async_roles::reflect(ch).await,
                 "echo" => async_roles::echo(ch).await,
+                "echo-value" => async_roles::echo_value(ch).await,
                 "count" => async_roles::count(ch).await,
                 "until-eof" => async_roles::until_eof(ch).await,
                 "internal" => async_roles::internal(ch).await,
@@ -366,6 +372,7 @@ fn role(name: &str) -> i32 {
         return match rest {
             "reflect" => blocking_roles::reflect(ch),
             "echo" => blocking_roles::echo(ch),
+            "echo-value" => blocking_roles::echo_value(ch),
             "count" => blocking_roles::count(ch),
             "until-eof" => blocking_roles::until_eof(ch),
             "internal" => blocking_roles::internal(ch),
@@ -562,6 +569,15 @@ roles! {
 
     fn echo(ch) {
         while let Some(m) = ok(w!(ch.recv::<String>()), "recv") {
+            ok(w!(ch.send(&m)), "send");
+        }
+        EXIT_ON_EOF
+    }
+
+    // Every message back as it came, read as a nodeipc::Value (for the
+    // `advanced` cases: Buffers, BigInts, Maps, cycles…).
+    fn echo_value(ch) {
+        while let Some(m) = ok(w!(ch.recv::<nodeipc::Value>()), "recv") {
             ok(w!(ch.send(&m)), "send");
         }
         EXIT_ON_EOF

@@ -9,6 +9,7 @@
 
 const { fork, spawn } = require('child_process');
 const assert = require('assert/strict');
+const { isDeepStrictEqual, inspect } = require('node:util');
 const { catalog, doubles, pattern } = require('./values.js');
 
 const [caseName, bin] = process.argv.slice(2);
@@ -117,6 +118,55 @@ async function reflectAll(list) {
   }
 }
 
+// 100 000 messages each way, in order, with `serialization`.
+async function manyEachWay(serialization) {
+  const n = 100_000;
+  const c = start(`count-${variant}`, { serialization });
+  for (let i = 0; i < n; i++) c.child.send({ i });
+  c.child.send({ done: true });
+  assert.deepEqual(await c.next(), { received: n, inOrder: true });
+  c.child.send({ send: n });
+  for (let i = 0; i < n; i++) {
+    const m = await c.next();
+    if (m.i !== i) assert.fail(`message ${i} from Rust: ${JSON.stringify(m)}`);
+  }
+  c.child.disconnect();
+  await expectExit(c, EXIT_ON_EOF);
+}
+
+// A value of every kind the `advanced` serialization carries.
+function advancedKinds() {
+  const ab = new ArrayBuffer(16);
+  new Uint8Array(ab).set([...Array(16).keys()]);
+  const sparse = [1, , 3];
+  sparse[10] = 'ten';
+  sparse.p = 'prop';
+  const circ = { name: 'c' };
+  circ.self = circ;
+  const shared = { k: 1 };
+  return [
+    ['primitives', {
+      u: undefined, n: null, t: true, f: false, z: -0, nan: NaN, inf: -Infinity,
+      i31: 2 ** 31, i53: 2 ** 53 + 2, s: 'héllo 😀 \u2028', lone: '\ud800', latin1: 'ÿé', empty: '',
+    }],
+    ['bigint', { a: 2n ** 64n, b: -(2n ** 70n), z: 0n }],
+    ['buffer', Buffer.from([0, 1, 255])],
+    ['typed arrays', [
+      new Int8Array([-1]), new Uint8Array([1]), new Uint8ClampedArray([2]), new Int16Array([-3]),
+      new Uint16Array([4]), new Int32Array([-5]), new Uint32Array([6]), new Float32Array([0.5]),
+      new Float64Array([-0.25]), new BigInt64Array([-7n]), new BigUint64Array([8n]),
+    ]],
+    ['views into one ArrayBuffer', [new Uint8Array(ab, 3, 4), new Int16Array(ab, 2, 3), new DataView(ab, 1, 5), ab]],
+    ['Map and Set', new Map([[1, 'a'], [{ k: 1 }, new Set([1, 'x'])]])],
+    ['Date and RegExp', [new Date(5), /a+b/gimsuy]],
+    ['boxed primitives', [new Number(-0), new String('s'), new Boolean(false), Object(1n)]],
+    ['errors', [new RangeError('bad', { cause: { why: [1] } }), new Error('plain'), new TypeError('t')]],
+    ['sparse array with a property', sparse],
+    ['shared and circular objects', { a: shared, b: shared, circ }],
+    ['empty containers', [{}, [], new Map(), new Set()]],
+  ];
+}
+
 const cases = {
   // Each catalog value, sent twice: the Rust child parses the first into
   // RawValue, the second into serde_json::Value, and answers with the raw
@@ -144,15 +194,41 @@ const cases = {
 
   // 100 000 messages each way, in order.
   async many() {
-    const n = 100_000;
-    const c = start(`count-${variant}`);
-    for (let i = 0; i < n; i++) c.child.send({ i });
-    c.child.send({ done: true });
-    assert.deepEqual(await c.next(), { received: n, inOrder: true });
-    c.child.send({ send: n });
-    for (let i = 0; i < n; i++) {
-      const m = await c.next();
-      if (m.i !== i) assert.fail(`message ${i} from Rust: ${JSON.stringify(m)}`);
+    await manyEachWay();
+  },
+
+  // The same over serialization 'advanced'.
+  async advancedMany() {
+    await manyEachWay('advanced');
+  },
+
+  // serialization 'advanced': every kind of JS value, echoed by the Rust
+  // child as a nodeipc::Value, comes back deep-equal.
+  async advancedKinds() {
+    const c = start(`echo-value-${variant}`, { serialization: 'advanced' });
+    for (const [name, v] of advancedKinds()) {
+      c.child.send(v);
+      const back = await c.next();
+      assert.ok(isDeepStrictEqual(back, v), `${name}: sent ${inspect(v)}, got ${inspect(back)}`);
+    }
+    // isDeepStrictEqual finds an invalid Date unequal to itself.
+    c.child.send(new Date(NaN));
+    const invalid = await c.next();
+    assert.ok(invalid instanceof Date && Number.isNaN(invalid.getTime()), inspect(invalid));
+    c.child.disconnect();
+    await expectExit(c, EXIT_ON_EOF);
+  },
+
+  // serialization 'advanced': strings and Buffers from 0 bytes to 8 MiB.
+  async advancedSizes() {
+    const c = start(`echo-value-${variant}`, { serialization: 'advanced' });
+    const buffers = [0, 1, 65535, 65536, 1 << 20, 8 << 20].map((n) =>
+      Buffer.from(pattern(n), 'latin1'),
+    );
+    for (const m of [...sizedMessages(), ...buffers]) {
+      c.child.send(m);
+      const back = await c.next();
+      assert.ok(isDeepStrictEqual(back, m), `a ${m.length}-long ${typeof m} came back changed`);
     }
     c.child.disconnect();
     await expectExit(c, EXIT_ON_EOF);
