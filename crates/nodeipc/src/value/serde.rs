@@ -52,6 +52,15 @@ use crate::limits::Limits;
 /// | struct variant | `{ name: { .. } }` |
 /// | `serde_json::value::RawValue` | its JSON text parsed as `JSON.parse` would |
 ///
+/// A plain `Vec<u8>` is an array of numbers, not a Buffer: serde hands a
+/// serializer a `Vec<u8>` as a sequence of `u8`s, the same calls as for any
+/// sequence whose items serialize as `u8`, and an empty one is the same as
+/// any empty sequence, so a mapping by content would make the JS type
+/// depend on the data (`[]` when empty, a Buffer otherwise). Mark the field
+/// `#[serde(with = "serde_bytes")]`, or use `bytes::Bytes` or
+/// `serde_bytes::ByteBuf`, for a Buffer. Reading is lenient: a Buffer,
+/// typed array or ArrayBuffer reads into a `Vec<u8>` too.
+///
 /// ```
 /// use nodeipc::value::{to_value, Value};
 ///

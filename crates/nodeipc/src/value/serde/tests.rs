@@ -77,34 +77,9 @@ struct All {
     bool_map: HashMap<bool, u8>,
     bytes_vec: Vec<u8>,
     bytes: Bytes,
-    raw: RawBytes,
+    #[serde(with = "serde_bytes")]
+    raw: Vec<u8>,
     nested: Vec<Vec<Option<E>>>,
-}
-
-/// Bytes serialized with `serialize_bytes`, as `serde_bytes` does.
-#[derive(Debug, PartialEq)]
-struct RawBytes(Vec<u8>);
-
-impl Serialize for RawBytes {
-    fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for RawBytes {
-    fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> ::serde::de::Visitor<'de> for V {
-            type Value = RawBytes;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E>(self, v: &[u8]) -> Result<RawBytes, E> {
-                Ok(RawBytes(v.to_vec()))
-            }
-        }
-        d.deserialize_bytes(V)
-    }
 }
 
 fn all() -> All {
@@ -149,7 +124,7 @@ fn all() -> All {
         bool_map: [(true, 1)].into(),
         bytes_vec: vec![1, 2, 3],
         bytes: Bytes::from_static(b"\0\xffbytes"),
-        raw: RawBytes(vec![9, 8]),
+        raw: vec![9, 8],
         nested: vec![vec![None, Some(E::Unit)], vec![]],
     }
 }
