@@ -4,13 +4,16 @@
 /// the channel never holds more than these bounds (plus one read chunk of
 /// 64 KiB) in memory.
 ///
-/// `max_depth` and `max_elements` bound `advanced` messages only. For
-/// `json`, one bound is fixed rather than set here: messages may nest
-/// arrays and objects 128 levels deep (`serde_json`'s recursion limit, which
-/// keeps a hostile message from overflowing the stack). A deeper message is
-/// an [`Error::Decode`](crate::Error::Decode) and the channel goes on; parse
-/// into [`serde_json::value::RawValue`] to pass such messages through
-/// untouched. Node itself accepts any depth its JS stack allows.
+/// `max_depth` and `max_elements` bound `advanced` messages only. One
+/// bound is fixed rather than set here: read into a Rust type
+/// (`recv::<T>()`), a message of either serialization may nest arrays,
+/// objects, Maps and Sets 128 levels deep (`serde_json`'s recursion limit,
+/// which keeps a hostile message from overflowing the stack, since `T`
+/// recurses as it reads). A deeper message is an
+/// [`Error::Decode`](crate::Error::Decode) and the channel goes on; read it
+/// as a [`Value`](crate::Value) (`advanced`, up to `max_depth`) or
+/// [`serde_json::value::RawValue`] (`json`) to take it whole. Node itself
+/// accepts any depth its JS stack allows.
 ///
 /// ```
 /// let limits = nodeipc::Limits::default().with_max_message_len(16 << 20); // 16 MiB
@@ -38,7 +41,8 @@ pub struct Limits {
     ///
     /// The decoder does not recurse, so any depth is safe to *reject*; the
     /// bound protects code that walks the decoded [`Value`](crate::Value)
-    /// recursively (`Drop`, `Debug`, `==`, `to_json`). Node writes up to
+    /// recursively (`Drop`, `Debug`, `==`, `to_json`). Reading into a Rust
+    /// type stops at 128 levels whatever this says (above). Node writes up to
     /// about 3300 levels and reads about 2000 (its JS stack is the limit).
     pub max_depth: usize,
     /// `advanced` only: most values in one message, counting every value

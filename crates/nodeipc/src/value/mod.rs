@@ -70,8 +70,8 @@ pub use object::{JsObject, Key, PropertyKey};
 pub use string::JsString;
 
 pub(crate) use self::serde::{
-    KeyDe, RAW_VALUE_TOKEN, VALUE_TOKEN, int128, take_slot, uint128, visit_bigint, visit_byte_seq,
-    visit_number, with_slot,
+    KeyDe, MAX_NESTING, RAW_VALUE_TOKEN, VALUE_TOKEN, int128, take_slot, uint128, visit_bigint,
+    visit_byte_seq, visit_number, with_slot,
 };
 pub(crate) use names::{Iter as NamesIter, Names};
 pub(crate) use object::{MAX_INDEX, parse_index};

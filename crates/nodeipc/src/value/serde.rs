@@ -18,7 +18,7 @@ mod value_impl;
 
 use ::serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-pub(crate) use de::{KeyDe, visit_bigint, visit_byte_seq, visit_number};
+pub(crate) use de::{KeyDe, MAX_NESTING, visit_bigint, visit_byte_seq, visit_number};
 pub(crate) use ser::{RAW_VALUE_TOKEN, int128, uint128};
 pub(crate) use value_impl::{VALUE_TOKEN, take_slot, with_slot};
 

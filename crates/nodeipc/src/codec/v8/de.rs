@@ -22,7 +22,7 @@
 //! that value in place, back-references inside it included.
 //!
 //! It recurses as `T` does, one level per container, and gives up past
-//! [`MAX_RECURSION`] levels (before recursing): deeper messages, and those
+//! [`MAX_NESTING`] levels (before recursing): deeper messages, and those
 //! deeper than [`Limits::max_depth`], go to the value reader, which does
 //! not recurse.
 
@@ -40,17 +40,11 @@ use super::tag;
 use crate::error::DecodeError;
 use crate::limits::Limits;
 use crate::value::{
-    KeyDe, MAX_INDEX, VALUE_TOKEN, Value, latin1_to_string, parse_index, utf16le_units,
-    visit_bigint, visit_byte_seq, visit_number, with_slot,
+    KeyDe, MAX_INDEX, MAX_NESTING, VALUE_TOKEN, Value, latin1_to_string, parse_index,
+    utf16le_units, visit_bigint, visit_byte_seq, visit_number, with_slot,
 };
 
 type Result<T> = std::result::Result<T, Error>;
-
-/// Nesting read here at most (serde_json's recursion limit): `T` recurses
-/// with the reader, and 1000 levels (the default [`Limits::max_depth`]) of
-/// `serde_json::Value` take more than the 2 MiB of a thread's stack in a
-/// debug build.
-const MAX_RECURSION: usize = 128;
 
 /// A message read directly.
 pub(super) struct Read<T> {
@@ -198,7 +192,7 @@ impl<'de> De<'de, '_> {
 
     /// Opens a container (its tag read): a level deeper, an object id.
     fn open(&mut self) -> Result<()> {
-        if self.depth >= self.limits.max_depth.min(MAX_RECURSION) {
+        if self.depth >= self.limits.max_depth.min(MAX_NESTING) {
             return Err(Error::custom("too deep to recurse"));
         }
         self.depth += 1;

@@ -28,9 +28,29 @@ static UNDEFINED: Value = Value::Undefined;
 /// (a string can take up to twice its wire size in memory), and the
 /// deserialization fails once either is spent. A message read without
 /// repeats never comes near either.
+///
+/// It also bounds nesting at [`MAX_NESTING`] levels: `T` recurses with the
+/// reading, and deep enough nesting would overflow the stack.
 pub(super) struct Budget {
     values: Cell<usize>,
     bytes: Cell<usize>,
+    depth: Cell<usize>,
+}
+
+/// Nesting of containers (and enums) read into a Rust type at most, as in
+/// `json` (serde_json's recursion limit): 1000 levels (the default
+/// [`Limits::max_depth`], which bounds the `Value` itself) of
+/// `serde_json::Value` take more than the 2 MiB of a thread's stack in a
+/// debug build.
+pub(crate) const MAX_NESTING: usize = 128;
+
+/// One level of nesting entered, left when dropped.
+struct Level<'b>(&'b Budget);
+
+impl Drop for Level<'_> {
+    fn drop(&mut self) {
+        self.0.depth.set(self.0.depth.get() - 1);
+    }
 }
 
 impl Budget {
@@ -38,14 +58,25 @@ impl Budget {
         Budget {
             values: Cell::new(limits.max_elements),
             bytes: Cell::new(limits.max_message_len.saturating_mul(2)),
+            depth: Cell::new(0),
         }
     }
 
-    /// Takes the cost of handing out `children`, `len` of them (holes
-    /// included, which cost one each). The children are looked at only
+    /// Enters a container: takes the cost of handing out `children`, `len`
+    /// of them (holes included, which cost one each), and one level. The children are looked at only
     /// once `len` fits, so a huge sparse array is refused without walking
     /// it.
-    fn spend<'v>(&self, len: usize, children: impl Iterator<Item = &'v Value>) -> Result<()> {
+    fn enter<'v>(
+        &self,
+        len: usize,
+        children: impl Iterator<Item = &'v Value>,
+    ) -> Result<Level<'_>> {
+        if self.depth.get() >= MAX_NESTING {
+            return Err(Error::custom(format_args!(
+                "nested more than {MAX_NESTING} levels deep (the limit for reading into a \
+                 Rust type; read a nodeipc::Value for deeper messages)"
+            )));
+        }
         let values = self.values.get().checked_sub(len).ok_or_else(|| {
             Error::custom(
                 "the message expands to more values than Limits::max_elements \
@@ -62,7 +93,8 @@ impl Budget {
         })?;
         self.values.set(values);
         self.bytes.set(bytes);
-        Ok(())
+        self.depth.set(self.depth.get() + 1);
+        Ok(Level(self))
     }
 }
 
@@ -191,7 +223,7 @@ impl<'de> Deserializer<'de> for De<'de, '_> {
             Value::BigInt(b) => visit_bigint(b, visitor),
             Value::String(s) => visit_str(s, visitor),
             Value::Array(a) => {
-                self.1.spend(a.len(), a.elements().map(|(_, v)| v))?;
+                let _level = self.1.enter(a.len(), a.elements().map(|(_, v)| v))?;
                 let items = a.iter().map(|v| De(v.unwrap_or(&UNDEFINED), self.1));
                 let mut seq = SeqDeserializer::new(items);
                 let v = visitor.visit_seq(&mut seq)?;
@@ -199,7 +231,7 @@ impl<'de> Deserializer<'de> for De<'de, '_> {
                 Ok(v)
             }
             Value::Object(o) => {
-                self.1.spend(o.len(), o.iter().map(|(_, v)| v))?;
+                let _level = self.1.enter(o.len(), o.iter().map(|(_, v)| v))?;
                 let mut map = ObjectAccess {
                     iter: o.iter(),
                     value: None,
@@ -213,8 +245,9 @@ impl<'de> Deserializer<'de> for De<'de, '_> {
             }
             Value::Map(m) => {
                 let entries = m.entries();
-                self.1
-                    .spend(2 * entries.len(), entries.iter().flat_map(|(k, v)| [k, v]))?;
+                let _level = self
+                    .1
+                    .enter(2 * entries.len(), entries.iter().flat_map(|(k, v)| [k, v]))?;
                 let entries = entries.iter().map(|(k, v)| (De(k, self.1), De(v, self.1)));
                 let mut map = de::value::MapDeserializer::new(entries);
                 let v = visitor.visit_map(&mut map)?;
@@ -223,7 +256,7 @@ impl<'de> Deserializer<'de> for De<'de, '_> {
             }
             Value::Set(s) => {
                 let values = s.values();
-                self.1.spend(values.len(), values.iter())?;
+                let _level = self.1.enter(values.len(), values.iter())?;
                 let mut seq = SeqDeserializer::new(values.iter().map(|v| De(v, self.1)));
                 let v = visitor.visit_seq(&mut seq)?;
                 seq.end()?;
@@ -332,7 +365,7 @@ impl<'de> Deserializer<'de> for De<'de, '_> {
             }),
             Value::Object(o) if o.len() == 1 => {
                 let (key, content) = o.iter().next().expect("one property");
-                self.1.spend(1, [content].into_iter())?;
+                let _level = self.1.enter(1, [content].into_iter())?;
                 visitor.visit_enum(Variant {
                     name: KeyDe::from(key),
                     content: Some(De(content, self.1)),
