@@ -163,12 +163,13 @@ struct Record {
     map: Option<BTreeMap<String, f64>>,
 }
 
-/// `Frame::deserialize` gives what `from_value_limited(frame.to_value(), limits)` gives.
+/// `Frame::deserialize` gives what
+/// `from_value_limited(frame.to_value(), frame.expansion_limits())` gives.
 fn check_serde<T: DeserializeOwned + Debug>(payload: &[u8], limits: &Limits, offset: u64) {
     let frame = Frame::new(payload, offset, *limits);
     let direct = frame.deserialize::<T>();
     let through_value = frame.to_value().and_then(|v| {
-        from_value_limited::<T>(&v, limits).map_err(|e| Error::Decode {
+        from_value_limited::<T>(&v, &frame.expansion_limits()).map_err(|e| Error::Decode {
             offset,
             kind: DecodeError::Mismatch(e.to_string()),
         })

@@ -270,6 +270,8 @@ fn typed<T: DeserializeOwned>(
             crate::codec::json::Frame::new(raw.get().as_bytes(), offset).parse()?,
             h,
         ),
+        // The channel's limits, not the frame's `expansion_limits` (its
+        // length is not kept): a looser bound, for read-ahead only.
         Delivery::User(Raw::V8(v), h) => Delivery::User(
             from_value_limited(&v, limits).map_err(|e| Error::Decode {
                 offset,

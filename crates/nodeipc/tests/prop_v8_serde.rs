@@ -1,7 +1,7 @@
 //! Property tests for the direct serde path of the `advanced` codec
 //! (issue 5): `encode_serialize(msg)` writes the bytes of
 //! `encode(&to_value(msg)?)`, and `Frame::deserialize::<T>()` gives what
-//! `from_value_limited::<T>(frame.to_value()?, frame.limits())` gives, errors included, for any
+//! `from_value_limited::<T>(frame.to_value()?, frame.expansion_limits())` gives, errors included, for any
 //! message, any JS value and any bytes; hostile nesting is an error, not a
 //! stack overflow.
 //!
@@ -287,7 +287,7 @@ fn check_encodes<T: Serialize + ?Sized>(msg: &T, prefix: usize) -> Result<(), Te
 /// What the `Value` path gives for `T`: the result of the receive path
 /// before issue 5.
 fn through_value<T: DeserializeOwned>(frame: &Frame<'_>) -> Result<T, Error> {
-    from_value_limited(&frame.to_value()?, frame.limits()).map_err(|e| Error::Decode {
+    from_value_limited(&frame.to_value()?, &frame.expansion_limits()).map_err(|e| Error::Decode {
         offset: frame.offset(),
         kind: DecodeError::Mismatch(e.to_string()),
     })

@@ -235,7 +235,7 @@ impl Decoder {
                 if let Some(msg) = f.deserialize_user() {
                     return Ok((offset, Incoming::User(msg)));
                 }
-                v8_incoming(f.to_value()?, offset, f.limits()).map(|i| (offset, i))
+                v8_incoming(f.to_value()?, offset, &f.expansion_limits()).map(|i| (offset, i))
             }),
         }
     }

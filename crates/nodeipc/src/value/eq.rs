@@ -1,13 +1,19 @@
 //! Structural equality, without recursion: pairs still to compare wait on
 //! a stack, so comparing deep values cannot overflow the thread's stack.
+//! Each pair of containers is compared once: shared objects would
+//! otherwise be compared at every place they appear (a message of a few
+//! hundred bytes can share its way to 2^60 objects).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::{JsArray, JsError, JsMap, JsObject, JsSet, Value, same_value};
 
-/// Pairs of values still to compare.
+/// Pairs of values still to compare, and the pairs of containers already
+/// taken up (by address: seen again, they are equal or the first visit
+/// finds the difference).
 #[derive(Default)]
-pub(super) struct Pending<'a>(Vec<(&'a Value, &'a Value)>);
+pub(super) struct Pending<'a>(Vec<(&'a Value, &'a Value)>, HashSet<(usize, usize)>);
 
 impl<'a> Pending<'a> {
     /// Compares everything pushed so far.
@@ -30,11 +36,11 @@ impl<'a> Pending<'a> {
             (BigInt(x), BigInt(y)) => x == y,
             (String(x), String(y)) => x == y,
             (Circular(x), Circular(y)) => x == y,
-            (Array(x), Array(y)) => Arc::ptr_eq(x, y) || self.array(x, y),
-            (Object(x), Object(y)) => Arc::ptr_eq(x, y) || self.object(x, y),
-            (Map(x), Map(y)) => Arc::ptr_eq(x, y) || self.map(x, y),
-            (Set(x), Set(y)) => Arc::ptr_eq(x, y) || self.set(x, y),
-            (Error(x), Error(y)) => Arc::ptr_eq(x, y) || self.error(x, y),
+            (Array(x), Array(y)) => self.again(x, y) || self.array(x, y),
+            (Object(x), Object(y)) => self.again(x, y) || self.object(x, y),
+            (Map(x), Map(y)) => self.again(x, y) || self.map(x, y),
+            (Set(x), Set(y)) => self.again(x, y) || self.set(x, y),
+            (Error(x), Error(y)) => self.again(x, y) || self.error(x, y),
             (Date(x), Date(y)) => **x == **y,
             (RegExp(x), RegExp(y)) => **x == **y,
             (Boxed(x), Boxed(y)) => **x == **y,
@@ -42,6 +48,15 @@ impl<'a> Pending<'a> {
             (View(x), View(y)) => **x == **y,
             _ => false,
         }
+    }
+
+    /// Whether `a` and `b` are the same container, or a pair taken up
+    /// before (then nothing more is compared for it).
+    fn again<T>(&mut self, a: &Arc<T>, b: &Arc<T>) -> bool {
+        Arc::ptr_eq(a, b)
+            || !self
+                .1
+                .insert((Arc::as_ptr(a) as usize, Arc::as_ptr(b) as usize))
     }
 
     pub(super) fn array(&mut self, a: &'a JsArray, b: &'a JsArray) -> bool {
@@ -157,6 +172,20 @@ mod tests {
         let (a, b) = (deep(100_000), deep(100_000));
         assert!(a == b);
         assert!(a != deep(99_999));
+    }
+
+    #[test]
+    fn shared_objects_are_compared_once() {
+        // 2^60 arrays by sharing, built twice: compared pair by pair.
+        let diamond = |leaf: i32| {
+            let mut v = Value::array([leaf]);
+            for _ in 0..60 {
+                v = Value::array([v.clone(), v]);
+            }
+            v
+        };
+        assert!(diamond(1) == diamond(1));
+        assert!(diamond(1) != diamond(2));
     }
 
     #[test]

@@ -184,9 +184,14 @@ impl<'a> Frame<'a> {
         self.offset
     }
 
-    /// The limits this frame is read under.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
+    /// What a value read out of this frame into a Rust type may produce
+    /// ([`from_value_limited`]): this frame's limits, with
+    /// `max_message_len` set to the payload's length, so at most
+    /// `max_elements` values and twice the payload's bytes of strings and
+    /// buffers. A frame without shared objects or holes never reaches
+    /// either (its strings take at most twice their wire size in memory).
+    pub fn expansion_limits(&self) -> Limits {
+        self.limits.with_max_message_len(self.payload.len())
     }
 
     /// Reads the value, copying buffers out of the frame. Errors are
@@ -201,7 +206,7 @@ impl<'a> Frame<'a> {
 
     /// Reads the value as a `T`: the result of
     /// [`from_value_limited`]`(&self.`[`to_value`](Self::to_value)`()?,
-    /// self.`[`limits`](Self::limits)`())`, errors included (so a message
+    /// &self.`[`expansion_limits`](Self::expansion_limits)`())`, errors included (so a message
     /// that expands past the limits through shared objects is an error,
     /// not a hang), but read straight from the payload, without building the
     /// [`Value`] (strings are copied once, into `T`).
@@ -249,7 +254,7 @@ impl<'a> Frame<'a> {
     }
 
     fn deserialize_through_value<T: DeserializeOwned>(&self) -> Result<T> {
-        from_value_limited(&self.to_value()?, &self.limits).map_err(|e| Error::Decode {
+        from_value_limited(&self.to_value()?, &self.expansion_limits()).map_err(|e| Error::Decode {
             offset: self.offset,
             kind: DecodeError::Mismatch(e.to_string()),
         })
