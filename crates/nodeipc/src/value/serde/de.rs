@@ -63,9 +63,9 @@ impl Budget {
     }
 
     /// Enters a container: takes the cost of handing out `children`, `len`
-    /// of them (holes included, which cost one each), and one level. The children are looked at only
-    /// once `len` fits, so a huge sparse array is refused without walking
-    /// it.
+    /// of them (holes included, which cost one each), and one level. The
+    /// children are looked at only once `len` fits, so a huge sparse array
+    /// is refused without walking it.
     fn enter<'v>(
         &self,
         len: usize,
