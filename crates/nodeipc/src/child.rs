@@ -13,8 +13,7 @@
 //!   already adopted (a process has one channel, adopted once);
 //! - fail with [`Error::UnsupportedSerialization`] for a mode other than
 //!   `json` and `advanced` (an unset or empty mode means `json`, as in
-//!   Node), and
-//!   speak the mode the parent chose;
+//!   Node), and speak the mode the parent chose;
 //! - set CLOEXEC on the fd, so programs this process spawns do not inherit
 //!   it (Node does the same).
 //!
