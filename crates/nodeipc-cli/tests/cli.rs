@@ -275,24 +275,28 @@ fn bench_runs_the_1_mib_buffer_cells_in_advanced_only() {
     assert!(note.contains("advanced only"), "{report:#}");
 }
 
+/// `nodeipc run --serialization advanced -- node -e <script>`.
+fn run_advanced_node(script: &str) -> Command {
+    let mut cmd = Command::new(NODEIPC);
+    cmd.args([
+        "run",
+        "--serialization",
+        "advanced",
+        "--",
+        "node",
+        "-e",
+        script,
+    ]);
+    cmd
+}
+
 #[test]
 fn run_advanced_maps_js_values_to_json_like_json_stringify() {
     if !have_node() {
         return;
     }
     let script = "process.on('message', (m) => process.send({ got: m, buf: Buffer.from([1, 2]), map: new Map([[1, 2]]), date: new Date(0) }));";
-    let out = run_with_input(
-        Command::new(NODEIPC).args([
-            "run",
-            "--serialization",
-            "advanced",
-            "--",
-            "node",
-            "-e",
-            script,
-        ]),
-        b"{\"a\":[1,\"x\",null]}\n",
-    );
+    let out = run_with_input(&mut run_advanced_node(script), b"{\"a\":[1,\"x\",null]}\n");
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         lines(&out.stdout),
@@ -317,15 +321,7 @@ fn run_advanced_revives_buffers_from_stdin_and_skips_what_json_cannot_hold() {
         process.send({ kinds: Object.values(m).map((v) => Buffer.isBuffer(v)), m });
     });";
     let out = run_with_input(
-        Command::new(NODEIPC).args([
-            "run",
-            "--serialization",
-            "advanced",
-            "--",
-            "node",
-            "-e",
-            script,
-        ]),
+        &mut run_advanced_node(script),
         concat!(
             r#"{"b":{"type":"Buffer","data":[1,2,255]},"near":{"type":"Buffer","data":[256]},"#,
             r#""more":{"type":"Buffer","data":[],"x":1}}"#,
