@@ -314,6 +314,40 @@ for (const v of values) process.send(v);
     assert!(child.wait().await.unwrap().success());
 }
 
+#[tokio::test]
+async fn current_node_kinds_survive_a_rust_parent_echo() {
+    // tests/node/current_kinds.js: Errors with every kind of cause (their
+    // own included) and with and without stacks, Float16Array bits,
+    // RegExp flags, resizable ArrayBuffers; each sent by Node, echoed as
+    // the Value we decoded, and checked by Node (prototype, message, stack,
+    // cause identity, exact bits).
+    let Some(node) = common::node() else { return };
+    let (mut child, mut ch) = Command::new(node)
+        .arg(common::script("kinds_echo.js"))
+        .serialization(Serialization::Advanced)
+        .spawn()
+        .expect("spawn node");
+    common::timeout(LIMIT, async {
+        loop {
+            let v: Value = ch.recv().await.unwrap().expect("message");
+            if let Value::Object(o) = &v
+                && o.get("report").and_then(Value::as_bool) == Some(true)
+            {
+                assert!(
+                    matches!(v.get("bad"), Some(Value::Array(a)) if a.is_empty()),
+                    "cases Node found changed: {v:?}"
+                );
+                assert!(v.get("sent").and_then(Value::as_f64) >= Some(20.0), "{v:?}");
+                break;
+            }
+            ch.send(&v).await.unwrap();
+        }
+    })
+    .await;
+    drop(ch);
+    assert!(child.wait().await.unwrap().success());
+}
+
 /// Little-endian bytes of `xs` (the element order of typed arrays on the
 /// wire).
 macro_rules! le_bytes {

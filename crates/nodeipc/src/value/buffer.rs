@@ -71,9 +71,12 @@ pub enum ViewKind {
     BigInt64Array = 11,
     /// `BigUint64Array`.
     BigUint64Array = 12,
+    /// `Float16Array` (Node 24+; IEEE 754 binary16 elements, kept as their
+    /// bits: see [`ArrayBufferView::number`]).
+    Float16Array = 13,
 }
 
-const KINDS: [ViewKind; 13] = [
+const KINDS: [ViewKind; 14] = [
     ViewKind::Int8Array,
     ViewKind::Uint8Array,
     ViewKind::Uint8ClampedArray,
@@ -87,6 +90,7 @@ const KINDS: [ViewKind; 13] = [
     ViewKind::Buffer,
     ViewKind::BigInt64Array,
     ViewKind::BigUint64Array,
+    ViewKind::Float16Array,
 ];
 
 impl ViewKind {
@@ -115,6 +119,7 @@ impl ViewKind {
             b'F' => ViewKind::Float64Array,
             b'q' => ViewKind::BigInt64Array,
             b'Q' => ViewKind::BigUint64Array,
+            b'h' => ViewKind::Float16Array,
             b'?' => ViewKind::DataView,
             _ => return None,
         })
@@ -123,7 +128,7 @@ impl ViewKind {
     /// Bytes per element (`BYTES_PER_ELEMENT`; 1 for DataView and Buffer).
     pub fn element_size(self) -> usize {
         match self {
-            ViewKind::Int16Array | ViewKind::Uint16Array => 2,
+            ViewKind::Int16Array | ViewKind::Uint16Array | ViewKind::Float16Array => 2,
             ViewKind::Int32Array | ViewKind::Uint32Array | ViewKind::Float32Array => 4,
             ViewKind::Float64Array | ViewKind::BigInt64Array | ViewKind::BigUint64Array => 8,
             _ => 1,
@@ -146,6 +151,7 @@ impl ViewKind {
             ViewKind::Buffer => "Buffer",
             ViewKind::BigInt64Array => "BigInt64Array",
             ViewKind::BigUint64Array => "BigUint64Array",
+            ViewKind::Float16Array => "Float16Array",
         }
     }
 }
@@ -222,6 +228,7 @@ impl ArrayBufferView {
             ViewKind::Uint16Array => f64::from(u16::from_le_bytes([w[0], w[1]])),
             ViewKind::Int32Array => f64::from(i32::from_le_bytes([w[0], w[1], w[2], w[3]])),
             ViewKind::Uint32Array => f64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]])),
+            ViewKind::Float16Array => f16_to_f64(u16::from_le_bytes([w[0], w[1]])),
             ViewKind::Float32Array => f64::from(f32::from_le_bytes([w[0], w[1], w[2], w[3]])),
             ViewKind::Float64Array => f64::from_le_bytes(w),
             _ => return None,
@@ -239,6 +246,21 @@ impl ArrayBufferView {
     }
 }
 
+/// The value of IEEE 754 binary16 `bits` (exact: every half is a double).
+/// A NaN's payload is not carried over, as JS reads any NaN as NaN; the
+/// view's bytes keep the bits.
+fn f16_to_f64(bits: u16) -> f64 {
+    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((bits >> 10) & 0x1f);
+    let frac = f64::from(bits & 0x3ff);
+    sign * match exp {
+        0 => frac * 2f64.powi(-24),
+        0x1f if frac == 0.0 => f64::INFINITY,
+        0x1f => f64::NAN,
+        _ => (1.0 + frac / 1024.0) * 2f64.powi(exp - 15),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,7 +271,7 @@ mod tests {
             assert_eq!(ViewKind::from_type_index(i as u32), Some(*k));
             assert_eq!(k.type_index(), i as u32);
         }
-        assert_eq!(ViewKind::from_type_index(13), None);
+        assert_eq!(ViewKind::from_type_index(14), None);
         assert_eq!(
             ViewKind::from_v8_subtag(u32::from(b'?')),
             Some(ViewKind::DataView)
@@ -268,5 +290,36 @@ mod tests {
             ArrayBufferView::new(ViewKind::BigInt64Array, (-5i64).to_le_bytes().to_vec()).unwrap();
         assert_eq!(b.bigint(0), Some(-5));
         assert!(JsArrayBuffer::resizable(vec![1, 2], 1).is_none());
+    }
+
+    #[test]
+    fn float16_elements_are_exact() {
+        let halves: [u16; 8] = [
+            0x3c00, 0x7bff, 0x8000, 0x0001, 0x03ff, 0x7c00, 0xfc00, 0x7e01,
+        ];
+        let bytes = halves
+            .iter()
+            .flat_map(|h| h.to_le_bytes())
+            .collect::<Vec<_>>();
+        let v = ArrayBufferView::new(ViewKind::Float16Array, bytes.clone()).unwrap();
+        let n: Vec<f64> = (0..v.len()).map(|i| v.number(i).unwrap()).collect();
+        assert_eq!(
+            n[..7],
+            [
+                1.0,
+                65504.0,
+                -0.0,
+                2f64.powi(-24),
+                1023.0 * 2f64.powi(-24),
+                f64::INFINITY,
+                f64::NEG_INFINITY
+            ]
+        );
+        assert!(n[2].is_sign_negative() && n[7].is_nan());
+        assert_eq!(
+            v.bytes(),
+            &bytes[..],
+            "NaN payloads and -0 stay in the bytes"
+        );
     }
 }

@@ -11,6 +11,7 @@ const { fork, spawn } = require('child_process');
 const assert = require('assert/strict');
 const { isDeepStrictEqual, inspect } = require('node:util');
 const { catalog, doubles, pattern } = require('./values.js');
+const { currentKinds, echoDiff } = require('./current_kinds.js');
 
 const [caseName, bin] = process.argv.slice(2);
 const [what, how, variant] = caseName.split(':');
@@ -210,6 +211,13 @@ const cases = {
       c.child.send(v);
       const back = await c.next();
       assert.ok(isDeepStrictEqual(back, v), `${name}: sent ${inspect(v)}, got ${inspect(back)}`);
+    }
+    // What changed between Node 20 and 26, with the checks
+    // isDeepStrictEqual does not make (Error fields, exact bits).
+    for (const kind of currentKinds()) {
+      c.child.send(kind[1]);
+      const why = echoDiff(kind, await c.next());
+      assert.ok(why === null, `${kind[0]}: ${why}`);
     }
     // isDeepStrictEqual finds an invalid Date unequal to itself.
     c.child.send(new Date(NaN));

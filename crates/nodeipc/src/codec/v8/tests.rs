@@ -119,7 +119,8 @@ const NODE_FRAMES: &[(&str, &str)] = &[
         "00000012ff0f6f2201615c000a01092201625e017b02",
         "{ a: <Buffer 09>, b: <Buffer 09> }",
     ),
-    ("0000000fff0f726d220165634902732201532e", "S { [cause]: 1 }"),
+    // Node 22+'s Error field order: stack, then cause.
+    ("0000000fff0f726d220165732201536349022e", "S { [cause]: 1 }"),
     ("0000000aff0f6f22017149027b01", "{ q: 1 }"),
 ];
 
@@ -131,6 +132,37 @@ fn node_frames_decode_and_encode_to_the_same_bytes() {
         assert_eq!(format!("{v:?}"), *shown, "{wire}");
         assert_eq!(frame(&v), bytes, "{shown}");
     }
+}
+
+#[test]
+fn errors_read_in_either_field_order_and_may_be_their_own_cause() {
+    // Node 20 (V8 11) writes the cause before the stack; we write Node
+    // 22+'s order, which Node 20 reads too.
+    let old = read(&hex("ff0f726d220165634902732201532e")).unwrap();
+    assert_eq!(format!("{old:?}"), "S { [cause]: 1 }");
+    assert_eq!(frame(&old), hex("0000000fff0f726d220165732201536349022e"));
+    // `e.cause = e` as Node 22+ and Node 20 write it.
+    for wire in [
+        "ff0f726d22017873220153635e002e",
+        "ff0f726d220178635e00732201532e",
+    ] {
+        let v = read(&hex(wire)).unwrap_or_else(|e| panic!("{wire}: {e}"));
+        let Value::Error(e) = &v else { panic!("{v:?}") };
+        assert_eq!(e.cause, Some(Value::Circular(0)));
+        assert_eq!(frame(&v)[4..], hex("ff0f726d22017873220153635e002e"));
+    }
+    // A cause that refers back to the Error from inside an object.
+    let v = read(&hex("ff0f726d22017873220153636f2201655e007b012e")).unwrap();
+    assert_eq!(
+        frame(&v)[4..],
+        hex("ff0f726d22017873220153636f2201655e007b012e")
+    );
+    // Before its cause begins, an Error is not referable (V8 creates it
+    // there): a back-reference from its message is refused.
+    assert!(matches!(
+        read_err(&hex("ff0f726d5e002e")),
+        DecodeError::UnexpectedTag { .. } | DecodeError::BadReference { .. }
+    ));
 }
 
 #[test]
@@ -337,7 +369,7 @@ fn malformed_input_gives_positioned_errors() {
         ("ff0f 52 22 01 61 90 02", |e| {
             matches!(e, DecodeError::InvalidValue { .. })
         }),
-        ("ff0f 5c 00 0d 00", |e| {
+        ("ff0f 5c 00 0e 00", |e| {
             matches!(e, DecodeError::InvalidValue { .. })
         }),
         ("ff0f 2d", |e| {
@@ -346,8 +378,8 @@ fn malformed_input_gives_positioned_errors() {
         ("ff0f 56 42 00 00", |e| {
             matches!(e, DecodeError::UnexpectedTag { tag: b'V', .. })
         }),
-        ("ff0f 72 63 5e 00 2e", |e| {
-            matches!(e, DecodeError::BadReference { id: 0, .. })
+        ("ff0f 72 63 5e 01 2e", |e| {
+            matches!(e, DecodeError::BadReference { id: 1, .. })
         }),
         ("ff0f 72 78 2e", |e| {
             matches!(e, DecodeError::InvalidValue { .. })

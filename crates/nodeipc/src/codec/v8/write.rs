@@ -29,17 +29,17 @@ enum Task<'v> {
     Indexed(btree_map::Iter<'v, u32, Value>),
     Named(NamesIter<'v>),
     Entries(std::slice::Iter<'v, (Value, Value)>),
-    End(End<'v>),
+    End(End),
 }
 
 /// The end of a container, with the counts V8 writes there.
-enum End<'v> {
+enum End {
     Object(u32),
     Dense { props: u32, len: u32 },
     Sparse { props: u32, len: u32 },
     Map(u32),
     Set(u32),
-    Error(Option<&'v JsString>),
+    Error,
 }
 
 /// Appends values to `out`, numbering objects as V8 does.
@@ -333,7 +333,7 @@ impl<'v> Walk<'v, '_, '_> {
     }
 
     /// Begins a container: its id becomes an enclosing object until `end`.
-    fn open(&mut self, id: u32, t: u8, end: End<'v>) {
+    fn open(&mut self, id: u32, t: u8, end: End) {
         self.byte(t);
         self.open.push(id);
         self.tasks.push(Task::End(end));
@@ -416,7 +416,7 @@ impl<'v> Walk<'v, '_, '_> {
                 let Some(id) = self.object(e) else {
                     return Ok(());
                 };
-                self.open(id, tag::ERROR, End::Error(e.stack.as_ref()));
+                self.open(id, tag::ERROR, End::Error);
                 let proto = match e.name {
                     ErrorName::Error => None,
                     ErrorName::EvalError => Some(b'E'),
@@ -432,6 +432,12 @@ impl<'v> Walk<'v, '_, '_> {
                 if let Some(m) = &e.message {
                     self.byte(b'm');
                     self.string(m)?;
+                }
+                // The stack before the cause, as V8 12+ (Node 22+) writes
+                // and requires; V8 11 (Node 20) reads either order.
+                if let Some(stack) = &e.stack {
+                    self.byte(b's');
+                    self.string(stack)?;
                 }
                 if let Some(cause) = &e.cause {
                     self.byte(b'c');
@@ -501,7 +507,7 @@ impl<'v> Walk<'v, '_, '_> {
         Ok(())
     }
 
-    fn close(&mut self, end: End<'v>) -> Result<(), String> {
+    fn close(&mut self, end: End) -> Result<(), String> {
         self.open.pop();
         match end {
             End::Object(props) => {
@@ -526,13 +532,7 @@ impl<'v> Walk<'v, '_, '_> {
                 self.byte(tag::END_SET);
                 self.varint(len);
             }
-            End::Error(stack) => {
-                if let Some(stack) = stack {
-                    self.byte(b's');
-                    self.string(stack)?;
-                }
-                self.byte(b'.');
-            }
+            End::Error => self.byte(b'.'),
         }
         Ok(())
     }

@@ -252,12 +252,19 @@ impl Reader<'_> {
                 return Ok(None);
             }
             b'c' => {
+                let depth = self.stack.len() - 1;
                 if let Some(Open {
+                    id,
                     kind: Kind::Error { awaiting_cause, .. },
                     ..
                 }) = self.stack.last_mut()
                 {
                     *awaiting_cause = true;
+                    // V8 12+ (Node 22+) creates the Error when its cause
+                    // begins, so the cause may refer back to it
+                    // (`e.cause = e`): from here on it is referable.
+                    let id = *id as usize;
+                    self.ids[id] = Slot::Open(depth);
                 }
                 return Ok(None);
             }
