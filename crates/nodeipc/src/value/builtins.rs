@@ -350,8 +350,9 @@ impl fmt::Debug for RegExpFlags {
     }
 }
 
-/// A JS `RegExp`: its `source` and flags. The source is not checked here;
-/// Node refuses a message whose pattern does not compile.
+/// A JS `RegExp`: its `source` and flags. The source is not checked when
+/// one is built; the `advanced` writer refuses one that V8 does not
+/// compile ([`JsRegExp::is_valid`]), as Node dies reading such a message.
 #[derive(Clone, PartialEq)]
 pub struct JsRegExp {
     /// The pattern, as `re.source` gives it (`/a\/b/` has source `a\/b`).

@@ -53,6 +53,7 @@ mod eq;
 mod json;
 mod names;
 mod object;
+mod regexp;
 mod serde;
 mod string;
 

@@ -56,9 +56,38 @@ pub fn flags() -> impl Strategy<Value = RegExpFlags> {
     })
 }
 
+/// What the Node under test can read (every kind, by default).
+#[derive(Clone, Copy, Debug)]
+pub struct Caps {
+    /// `Float16Array` (Node 24+).
+    pub float16: bool,
+    /// An Error whose cause refers back to it (Node 22+).
+    pub cause_cycles: bool,
+}
+
+impl Caps {
+    pub const ALL: Caps = Caps {
+        float16: true,
+        cause_cycles: true,
+    };
+
+    /// What a Node with V8 `v8_major` reads.
+    pub fn of_v8(v8_major: u32) -> Caps {
+        Caps {
+            float16: v8_major >= 13,
+            cause_cycles: v8_major >= 12,
+        }
+    }
+}
+
 pub fn view() -> impl Strategy<Value = Value> {
-    (0u32..13, vec(any::<u8>(), 0..24)).prop_map(|(i, mut bytes)| {
-        let kind = ViewKind::from_type_index(i).expect("0..13");
+    view_with(Caps::ALL)
+}
+
+pub fn view_with(caps: Caps) -> impl Strategy<Value = Value> {
+    let kinds = if caps.float16 { 14 } else { 13 };
+    (0u32..kinds, vec(any::<u8>(), 0..24)).prop_map(|(i, mut bytes)| {
+        let kind = ViewKind::from_type_index(i).expect("0..14");
         bytes.truncate(bytes.len() - bytes.len() % kind.element_size());
         ArrayBufferView::new(kind, bytes)
             .expect("whole elements")
@@ -67,6 +96,10 @@ pub fn view() -> impl Strategy<Value = Value> {
 }
 
 pub fn leaf() -> impl Strategy<Value = Value> {
+    leaf_with(Caps::ALL)
+}
+
+pub fn leaf_with(caps: Caps) -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Undefined),
         Just(Value::Null),
@@ -77,7 +110,10 @@ pub fn leaf() -> impl Strategy<Value = Value> {
             .prop_map(|(neg, w)| Value::BigInt(BigInt::from_words(neg, &w))),
         string().prop_map(Value::String),
         number().prop_map(Value::date),
-        (string(), flags()).prop_map(|(source, flags)| JsRegExp { source, flags }.into()),
+        (string(), flags())
+            .prop_map(|(source, flags)| JsRegExp { source, flags })
+            .prop_filter("a pattern JS compiles", JsRegExp::is_valid)
+            .prop_map(Value::from),
         prop_oneof![
             any::<bool>().prop_map(Primitive::Boolean),
             number().prop_map(Primitive::Number),
@@ -91,7 +127,7 @@ pub fn leaf() -> impl Strategy<Value = Value> {
                 .into(),
             None => JsArrayBuffer::new(b).into(),
         }),
-        view(),
+        view_with(caps),
     ]
 }
 
@@ -117,8 +153,18 @@ pub fn child(inner: BoxedStrategy<Value>) -> impl Strategy<Value = Value> {
 
 /// Values of every kind, nested, with shared objects and cycles.
 pub fn value() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(4, 48, 5, |inner| {
+    value_with(Caps::ALL)
+}
+
+/// Values that a Node with `caps` reads.
+pub fn value_with(caps: Caps) -> impl Strategy<Value = Value> {
+    leaf_with(caps).prop_recursive(4, 48, 5, move |inner| {
         let c = || child(inner.clone().boxed());
+        let cause = if caps.cause_cycles {
+            c().boxed()
+        } else {
+            inner.clone()
+        };
         prop_oneof![
             vec(c(), 0..5).prop_map(Value::array),
             (
@@ -143,7 +189,7 @@ pub fn value() -> impl Strategy<Value = Value> {
                 0usize..7,
                 option::of(string()),
                 option::of(string()),
-                option::of(inner.clone())
+                option::of(cause)
             )
                 .prop_map(|(n, message, stack, cause)| {
                     let names = [

@@ -451,6 +451,12 @@ impl<'v> Walk<'v, '_, '_> {
                 }
             }
             Value::RegExp(r) => {
+                if !r.is_valid() {
+                    return Err(format!(
+                        "RegExp /{}/{} does not compile in JS (Node would die reading it)",
+                        r.source, r.flags
+                    ));
+                }
                 if self.object(r).is_some() {
                     self.byte(tag::REGEXP);
                     self.string(&r.source)?;
