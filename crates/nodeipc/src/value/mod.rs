@@ -68,6 +68,7 @@ pub use buffer::{ArrayBufferView, JsArrayBuffer, ViewKind};
 pub use builtins::{ErrorName, JsDate, JsError, JsMap, JsRegExp, JsSet, Primitive, RegExpFlags};
 pub use json::{JSON_NODE_LIMIT, ToJsonError};
 pub use object::{JsObject, Key, PropertyKey};
+pub use regexp::MAX_CHECKED_SOURCE;
 pub use string::JsString;
 
 pub(crate) use self::serde::{

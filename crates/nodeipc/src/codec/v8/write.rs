@@ -13,7 +13,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use super::tag;
-use crate::value::{BigInt, ErrorName, JsString, NamesIter, Primitive, StrRepr, Value, ViewKind};
+use crate::value::{
+    BigInt, ErrorName, JsString, MAX_CHECKED_SOURCE, NamesIter, Primitive, StrRepr, Value, ViewKind,
+};
 
 /// Appends the encoding of `value` to `out`. `start` is where the frame
 /// (or payload) begins in `out`: V8 pads two-byte strings to an even offset
@@ -452,9 +454,11 @@ impl<'v> Walk<'v, '_, '_> {
             }
             Value::RegExp(r) => {
                 if !r.is_valid() {
+                    let shown: String = r.source.to_string_lossy().chars().take(80).collect();
                     return Err(format!(
-                        "RegExp /{}/{} does not compile in JS (Node would die reading it)",
-                        r.source, r.flags
+                        "RegExp /{shown}/{} does not compile in JS, or its source is over \
+                         {MAX_CHECKED_SOURCE} UTF-16 units (Node would die reading it)",
+                        r.flags
                     ));
                 }
                 if self.object(r).is_some() {
