@@ -155,7 +155,7 @@ fn check_payload(payload: &[u8], limits: &Limits, offset: u64) {
     assert_eq!(again, out);
     // Debug and JSON conversion never panic either.
     let _ = format!("{v:?}");
-    let _ = v.to_json_limited(100_000);
+    let _ = v.to_json_limited(&Limits::default().with_max_elements(100_000));
 }
 
 /// A typed message: known fields of several kinds, the rest ignored.

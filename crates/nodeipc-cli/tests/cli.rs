@@ -306,6 +306,29 @@ fn run_advanced_maps_js_values_to_json_like_json_stringify() {
     );
 }
 
+/// A 30-level diamond of shared arrays (~130 bytes; 2^30 arrays as JSON)
+/// is reported on stderr as over the read-out budget, twice, and the next
+/// message is printed: the JSON conversion stops at 64 × what the message
+/// holds, not at gigabytes.
+#[test]
+fn run_advanced_reports_a_diamond_over_the_read_out_budget_and_goes_on() {
+    if !have_node() {
+        return;
+    }
+    let script = "let v = [1]; for (let i = 0; i < 30; i++) v = [v, v];
+        process.send(v); process.send(v); process.send({ after: true });
+        process.on('message', () => {});";
+    let out = run_with_input(&mut run_advanced_node(script), b"");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lines(&out.stdout), vec![r#"{"after":true}"#]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("Limits::max_expansion").count(),
+        2,
+        "{stderr}"
+    );
+}
+
 /// The other half of the convention: a stdin line's
 /// `{"type":"Buffer","data":[…]}` reaches the child as a Buffer (and
 /// comes back in the same form); near misses stay plain objects; a

@@ -52,17 +52,35 @@ pub struct Limits {
     /// length larger than the bytes present is an error before anything is
     /// allocated.
     ///
-    /// It also bounds what a message is read *out* into (`recv::<T>()`,
-    /// [`from_value_limited`](crate::value::from_value_limited)): at most
-    /// this many values, with a shared object counted at every place it
-    /// appears and a sparse array's holes one by one, and twice
-    /// `max_message_len` bytes of strings and buffers. A few hundred bytes
-    /// of back-references can otherwise stand for 2^60 objects. The worst
-    /// case at the default, read into `serde_json::Value`, measured: 9 s and
-    /// 3.3 GB before the error; at 2^20, 0.2 s and 210 MB. Receivers short of
-    /// memory should lower it; `recv::<Value>()` keeps the sharing and costs
-    /// what the message holds.
+    /// It also caps the values a message is read *out* into (`recv::<T>()`,
+    /// [`from_value_limited`](crate::value::from_value_limited),
+    /// [`Value::to_json_limited`](crate::Value::to_json_limited)), with a
+    /// shared object counted at every place it appears; `max_expansion` is
+    /// the tighter bound there.
     pub max_elements: usize,
+    /// The read-out budget, as a multiple of the message: reading one
+    /// message into a Rust type (`recv::<T>()`,
+    /// [`from_value`](crate::value::from_value)) or into JSON
+    /// ([`Value::to_json`](crate::Value::to_json), what `nodeipc run`
+    /// prints) may produce at most `max_expansion` × its size +
+    /// [`EXPANSION_ALLOWANCE`](Self::EXPANSION_ALLOWANCE) bytes, counting 32
+    /// bytes per value produced plus its string or buffer bytes. Default 64.
+    ///
+    /// The size of the message is its length on the wire where the channel
+    /// or [`Frame`](crate::codec::v8::Frame) has it, else what its
+    /// [`Value`](crate::Value) holds (shared objects once). `advanced` lets
+    /// a message share one object at many places by back-reference, so a
+    /// few hundred bytes can stand for 2^60 objects; read out, each place
+    /// is a copy. Past the budget the read-out is an
+    /// [`Error::Decode`](crate::Error::Decode) naming this field, and the
+    /// channel goes on. A message without shared objects or holes never
+    /// reaches it (each value takes at least a byte on the wire, a string
+    /// at most twice its wire bytes). A legitimate message that shares one
+    /// large object many times is read whole with `recv::<Value>()`, which
+    /// keeps the sharing and costs what the message holds, or with a larger
+    /// `max_expansion`. `json` messages have no sharing: they are bounded by
+    /// `max_message_len` alone.
+    pub max_expansion: usize,
 }
 
 impl Limits {
@@ -74,6 +92,11 @@ impl Limits {
     pub const DEFAULT_MAX_DEPTH: usize = 1000;
     /// The default `max_elements`: 2^24.
     pub const DEFAULT_MAX_ELEMENTS: usize = 1 << 24;
+    /// The default `max_expansion`: 64.
+    pub const DEFAULT_MAX_EXPANSION: usize = 64;
+    /// What any message may expand to on top of `max_expansion` × its
+    /// size: 64 KiB (so that a tiny message is not held to a few values).
+    pub const EXPANSION_ALLOWANCE: usize = 64 << 10;
 
     /// These limits with `max_message_len` set to `len`.
     pub fn with_max_message_len(mut self, len: usize) -> Self {
@@ -98,6 +121,20 @@ impl Limits {
         self.max_elements = count;
         self
     }
+
+    /// These limits with `max_expansion` set to `factor`.
+    pub fn with_max_expansion(mut self, factor: usize) -> Self {
+        self.max_expansion = factor;
+        self
+    }
+
+    /// The read-out budget for a message of `size` bytes, in bytes:
+    /// `max_expansion` × `size` + [`EXPANSION_ALLOWANCE`](Self::EXPANSION_ALLOWANCE).
+    pub fn expansion_budget(&self, size: usize) -> usize {
+        self.max_expansion
+            .saturating_mul(size)
+            .saturating_add(Self::EXPANSION_ALLOWANCE)
+    }
 }
 
 impl Default for Limits {
@@ -107,6 +144,7 @@ impl Default for Limits {
             max_send_buffer: Self::DEFAULT_MAX_SEND_BUFFER,
             max_depth: Self::DEFAULT_MAX_DEPTH,
             max_elements: Self::DEFAULT_MAX_ELEMENTS,
+            max_expansion: Self::DEFAULT_MAX_EXPANSION,
         }
     }
 }

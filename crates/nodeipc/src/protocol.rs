@@ -270,10 +270,14 @@ fn typed<T: DeserializeOwned>(
             crate::codec::json::Frame::new(raw.get().as_bytes(), offset).parse()?,
             h,
         ),
-        // The channel's limits, not the frame's `expansion_limits` (its
-        // length is not kept): a looser bound, for read-ahead only.
+        // The frame's length is not kept: the size the value holds stands
+        // for it (a looser base, for read-ahead only).
         Delivery::User(Raw::V8(v), h) => Delivery::User(
-            from_value_limited(&v, limits).map_err(|e| Error::Decode {
+            from_value_limited(
+                &v,
+                &limits.with_max_message_len(v.held_bytes().min(limits.max_message_len)),
+            )
+            .map_err(|e| Error::Decode {
                 offset,
                 kind: DecodeError::Mismatch(e.to_string()),
             })?,

@@ -5,13 +5,9 @@ use std::fmt;
 
 use serde_json::{Map, Number};
 
+use super::size::VALUE_COST;
 use super::{ArrayBufferView, JsArray, JsObject, Primitive, Value, ViewKind};
-
-/// The most JSON values [`Value::to_json`] produces before giving up with
-/// [`ToJsonError::TooLarge`] (2^24). `JSON.stringify` repeats shared
-/// objects, writes a `null` per hole and a number per Buffer byte, so a
-/// small message can stand for a huge JSON text; this bounds the work.
-pub const JSON_NODE_LIMIT: usize = 1 << 24;
+use crate::limits::Limits;
 
 /// Why a [`Value`] has no JSON form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +19,15 @@ pub enum ToJsonError {
     /// A cycle, [`Value::Circular`] (`JSON.stringify` throws `Converting
     /// circular structure to JSON`).
     Circular,
-    /// The JSON would hold more values than the limit.
+    /// The JSON would take more than the read-out budget
+    /// ([`Limits::max_expansion`] × what the value holds, or
+    /// [`Limits::max_elements`] values): `JSON.stringify` repeats shared
+    /// objects, writes a `null` per hole and a number per Buffer byte, so
+    /// a small message can stand for a huge JSON text.
     TooLarge {
-        /// The limit in force.
-        limit: usize,
+        /// The budget in force, in bytes (32 per JSON value plus its
+        /// strings' bytes).
+        budget: usize,
     },
 }
 
@@ -35,9 +36,11 @@ impl fmt::Display for ToJsonError {
         match self {
             ToJsonError::BigInt => f.write_str("a BigInt has no JSON form"),
             ToJsonError::Circular => f.write_str("a circular structure has no JSON form"),
-            ToJsonError::TooLarge { limit } => {
-                write!(f, "the JSON form would have more than {limit} values")
-            }
+            ToJsonError::TooLarge { budget } => write!(
+                f,
+                "the JSON form would take more than {budget} bytes (Limits::max_expansion × \
+                 what the value holds, or Limits::max_elements values: shared objects repeat)"
+            ),
         }
     }
 }
@@ -66,17 +69,24 @@ impl Value {
     /// | BigInt (also boxed, or a BigInt64Array element) | [`ToJsonError::BigInt`] |
     /// | cycles | [`ToJsonError::Circular`] |
     ///
-    /// At most [`JSON_NODE_LIMIT`] JSON values are produced.
+    /// What is produced is bounded by the read-out budget of
+    /// [`Limits::default`] ([`to_json_limited`](Self::to_json_limited)).
     pub fn to_json(&self) -> Result<serde_json::Value, ToJsonError> {
-        self.to_json_limited(JSON_NODE_LIMIT)
+        self.to_json_limited(&Limits::default())
     }
 
-    /// [`to_json`](Self::to_json) with another bound on the JSON values
-    /// produced.
-    pub fn to_json_limited(&self, max_nodes: usize) -> Result<serde_json::Value, ToJsonError> {
+    /// [`to_json`](Self::to_json) within `limits`: at most
+    /// [`Limits::expansion_budget`] of what this value holds (shared objects
+    /// counted once; capped at [`Limits::max_message_len`]) in bytes, 32
+    /// per JSON value plus its strings' bytes, and at most
+    /// [`Limits::max_elements`] JSON values.
+    pub fn to_json_limited(&self, limits: &Limits) -> Result<serde_json::Value, ToJsonError> {
+        let size = self.held_bytes().min(limits.max_message_len);
+        let budget = limits.expansion_budget(size);
         let mut c = ToJson {
-            left: max_nodes,
-            limit: max_nodes,
+            left: budget,
+            budget,
+            nodes_left: limits.max_elements,
             tasks: vec![Task::Value(self)],
             done: Vec::new(),
         };
@@ -88,8 +98,10 @@ impl Value {
 /// Converts without recursing: values to convert wait on `tasks`, and
 /// converted ones on `done` until their container is complete.
 struct ToJson<'v> {
+    /// Bytes of the budget left.
     left: usize,
-    limit: usize,
+    budget: usize,
+    nodes_left: usize,
     tasks: Vec<Task<'v>>,
     /// Converted values; `None` where `JSON.stringify` writes nothing.
     done: Vec<Option<serde_json::Value>>,
@@ -112,11 +124,15 @@ fn number(n: f64) -> serde_json::Value {
 }
 
 impl<'v> ToJson<'v> {
-    fn count(&mut self, n: usize) -> Result<(), ToJsonError> {
-        self.left = self
-            .left
-            .checked_sub(n)
-            .ok_or(ToJsonError::TooLarge { limit: self.limit })?;
+    /// Takes `n` JSON values with `bytes` of text among them from the
+    /// budget.
+    fn count(&mut self, n: usize, bytes: usize) -> Result<(), ToJsonError> {
+        let too_large = ToJsonError::TooLarge {
+            budget: self.budget,
+        };
+        let cost = n.saturating_mul(VALUE_COST).saturating_add(bytes);
+        self.left = self.left.checked_sub(cost).ok_or(too_large.clone())?;
+        self.nodes_left = self.nodes_left.checked_sub(n).ok_or(too_large)?;
         Ok(())
     }
 
@@ -147,7 +163,7 @@ impl<'v> ToJson<'v> {
     /// Converts a leaf, or queues a container's contents.
     fn value(&mut self, v: &'v Value) -> Result<(), ToJsonError> {
         use serde_json::Value as J;
-        self.count(1)?;
+        self.count(1, super::size::payload_len(v))?;
         let j = match v {
             Value::Undefined => None,
             Value::Null => Some(J::Null),
@@ -178,7 +194,7 @@ impl<'v> ToJson<'v> {
 
     fn array(&mut self, a: &'v JsArray) -> Result<(), ToJsonError> {
         // Holes become nulls: count them before queueing anything.
-        self.count(a.len().saturating_sub(a.elements().count()))?;
+        self.count(a.len().saturating_sub(a.elements().count()), 0)?;
         self.tasks.push(Task::EndArray(a.len()));
         let slots: Vec<_> = a.iter().collect();
         self.tasks.extend(
@@ -191,7 +207,8 @@ impl<'v> ToJson<'v> {
     }
 
     fn object(&mut self, o: &'v JsObject) -> Result<(), ToJsonError> {
-        let keys = o.iter().map(|(k, _)| k.to_string()).collect();
+        let keys: Vec<String> = o.iter().map(|(k, _)| k.to_string()).collect();
+        self.count(0, keys.iter().map(String::len).sum())?;
         self.tasks.push(Task::EndObject(keys));
         let values: Vec<_> = o.iter().map(|(_, v)| Task::Value(v)).collect();
         self.tasks.extend(values.into_iter().rev());
@@ -207,7 +224,7 @@ impl<'v> ToJson<'v> {
             }
             _ => {}
         }
-        self.count(v.len())?;
+        self.count(v.len(), 0)?;
         let items = (0..v.len()).map(|i| number(v.number(i).unwrap_or(0.0)));
         if v.kind() == ViewKind::Buffer {
             let mut out = Map::new();
@@ -304,12 +321,7 @@ mod tests {
         let circ = Value::object([("self", Value::Circular(0))]);
         assert_eq!(circ.to_json(), Err(ToJsonError::Circular));
         let holes = Value::from(JsArray::holey(u32::MAX - 1));
-        assert_eq!(
-            holes.to_json(),
-            Err(ToJsonError::TooLarge {
-                limit: JSON_NODE_LIMIT
-            })
-        );
+        assert!(matches!(holes.to_json(), Err(ToJsonError::TooLarge { .. })));
     }
 
     #[test]
@@ -321,10 +333,18 @@ mod tests {
         for _ in 0..40 {
             v = Value::array([v.clone(), v]);
         }
+        let limits = Limits::default().with_max_expansion(1);
+        let budget = limits.expansion_budget(v.held_bytes());
         assert_eq!(
-            v.to_json_limited(1000),
-            Err(ToJsonError::TooLarge { limit: 1000 })
+            v.to_json_limited(&limits),
+            Err(ToJsonError::TooLarge { budget })
         );
+        // A large string shared 2^20 times: refused before the copies.
+        let mut v = Value::from("x".repeat(1 << 20));
+        for _ in 0..20 {
+            v = Value::array([v.clone(), v]);
+        }
+        assert!(matches!(v.to_json(), Err(ToJsonError::TooLarge { .. })));
     }
 
     #[test]

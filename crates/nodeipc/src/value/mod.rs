@@ -55,6 +55,7 @@ mod names;
 mod object;
 mod regexp;
 mod serde;
+mod size;
 mod string;
 
 use std::sync::Arc;
@@ -66,7 +67,7 @@ pub use array::JsArray;
 pub use bigint::BigInt;
 pub use buffer::{ArrayBufferView, JsArrayBuffer, ViewKind};
 pub use builtins::{ErrorName, JsDate, JsError, JsMap, JsRegExp, JsSet, Primitive, RegExpFlags};
-pub use json::{JSON_NODE_LIMIT, ToJsonError};
+pub use json::ToJsonError;
 pub use object::{JsObject, Key, PropertyKey};
 pub use regexp::MAX_CHECKED_SOURCE;
 pub use string::JsString;

@@ -142,23 +142,26 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ::serde::de::v
 pub fn from_value_ref<'de, T: Deserialize<'de>>(
     value: &'de Value,
 ) -> Result<T, ::serde::de::value::Error> {
-    from_value_limited(value, &Limits::default())
+    let size = value.held_bytes();
+    from_value_limited(value, &Limits::default().with_max_message_len(size))
 }
 
-/// As [`from_value_ref`], producing no more than a message within
-/// `limits` may hold (the channels pass their own [`Limits`]):
-/// [`max_elements`](Limits::max_elements) values, and twice
-/// [`max_message_len`](Limits::max_message_len) bytes of strings and
-/// buffers.
+/// As [`from_value_ref`], producing no more than the read-out budget of a
+/// message of [`max_message_len`](Limits::max_message_len) bytes under
+/// `limits` ([`Limits::expansion_budget`]: [`max_expansion`](Limits::max_expansion)
+/// × that size + 64 KiB, at 32 bytes per value produced plus its strings'
+/// and buffers' bytes), and no more than
+/// [`max_elements`](Limits::max_elements) values. The channels pass their
+/// limits with `max_message_len` set to the message's length on the wire.
 ///
 /// The bound is on what is read *out* of `value`, which can be far more
 /// than `value` holds: a shared object is produced again at every place
 /// it appears (a message of a few hundred bytes of back-references can
 /// stand for 2^60 objects), and a sparse array's holes one by one (`None`
 /// or unit each). Past the bound the deserialization fails; a message
-/// without repeats or holes that decoded within `limits` always fits.
-/// [`from_value`] and [`from_value_ref`] use [`Limits::default`] (2^24
-/// values, 512 MiB).
+/// without repeats or holes always fits. [`from_value`] and
+/// [`from_value_ref`] use [`Limits::default`] with the size `value` holds
+/// (shared objects counted once).
 ///
 /// ```
 /// use nodeipc::value::{from_value_limited, Value};
@@ -169,6 +172,13 @@ pub fn from_value_ref<'de, T: Deserialize<'de>>(
 /// let limits = Limits::default().with_max_elements(12);
 /// assert_eq!(from_value_limited::<Vec<Vec<u8>>>(&v, &limits).unwrap().len(), 3);
 /// assert!(from_value_limited::<Vec<Vec<u8>>>(&v, &limits.with_max_elements(11)).is_err());
+/// // A 100-level diamond: 2^100 arrays read out of a few kilobytes.
+/// let mut diamond = Value::array([0]);
+/// for _ in 0..100 {
+///     diamond = Value::array([diamond.clone(), diamond]);
+/// }
+/// let err = nodeipc::value::from_value::<serde_json::Value>(diamond).unwrap_err();
+/// assert!(err.to_string().contains("Limits::max_expansion"));
 /// ```
 ///
 /// # Errors

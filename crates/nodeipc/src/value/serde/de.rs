@@ -11,6 +11,7 @@ use std::cell::Cell;
 
 use super::value_impl::{VALUE_TOKEN, with_slot};
 use crate::limits::Limits;
+use crate::value::size::{VALUE_COST, payload_len};
 use crate::value::{JsString, Key, Primitive, Value};
 
 type Result<T> = std::result::Result<T, Error>;
@@ -23,11 +24,11 @@ static UNDEFINED: Value = Value::Undefined;
 /// larger: a shared object is produced again at every place it appears (a
 /// few hundred bytes of back-references can stand for 2^60 objects) and a
 /// hole at every index of a sparse array. So every value a container hands
-/// out is counted against [`Limits::max_elements`], and the bytes of every
-/// string and buffer among them against twice [`Limits::max_message_len`]
-/// (a string can take up to twice its wire size in memory), and the
-/// deserialization fails once either is spent. A message read without
-/// repeats never comes near either.
+/// out is counted: against [`Limits::max_elements`], and at
+/// [`VALUE_COST`] bytes plus its string or buffer bytes against
+/// [`Limits::expansion_budget`] of [`Limits::max_message_len`] (the
+/// message's size); the deserialization fails once either is spent. A
+/// message read without repeats never comes near either.
 ///
 /// It also bounds nesting at [`MAX_NESTING`] levels: `T` recurses with the
 /// reading, and deep enough nesting would overflow the stack.
@@ -57,7 +58,7 @@ impl Budget {
     pub(super) fn new(limits: &Limits) -> Self {
         Budget {
             values: Cell::new(limits.max_elements),
-            bytes: Cell::new(limits.max_message_len.saturating_mul(2)),
+            bytes: Cell::new(limits.expansion_budget(limits.max_message_len)),
             depth: Cell::new(0),
         }
     }
@@ -77,36 +78,26 @@ impl Budget {
                  Rust type; read a nodeipc::Value for deeper messages)"
             )));
         }
-        let values = self.values.get().checked_sub(len).ok_or_else(|| {
+        let too_many = || {
             Error::custom(
-                "the message expands to more values than Limits::max_elements \
-                 (a shared object counts at every place it appears, a sparse \
-                 array's holes one by one)",
+                "the message expands past its read-out budget (Limits::max_expansion × its \
+                 size, or Limits::max_elements values: a shared object counts at every place \
+                 it appears, a sparse array's holes one by one; read it as a nodeipc::Value \
+                 to keep the sharing)",
             )
-        })?;
-        let bytes: usize = children.map(payload_len).sum();
-        let bytes = self.bytes.get().checked_sub(bytes).ok_or_else(|| {
-            Error::custom(
-                "the message expands to more string and buffer bytes than twice \
-                 Limits::max_message_len (a shared object counts at every place it appears)",
-            )
-        })?;
+        };
+        let values = self.values.get().checked_sub(len).ok_or_else(too_many)?;
+        let bytes = self
+            .bytes
+            .get()
+            .checked_sub(len.saturating_mul(VALUE_COST))
+            .ok_or_else(too_many)?;
+        let payload: usize = children.map(payload_len).sum();
+        let bytes = bytes.checked_sub(payload).ok_or_else(too_many)?;
         self.values.set(values);
         self.bytes.set(bytes);
         self.depth.set(self.depth.get() + 1);
         Ok(Level(self))
-    }
-}
-
-/// Bytes of a string or buffer value, 0 for others.
-fn payload_len(v: &Value) -> usize {
-    match v {
-        Value::String(s) => s.storage_len(),
-        Value::Boxed(p) => match &**p {
-            Primitive::String(s) => s.storage_len(),
-            _ => 0,
-        },
-        _ => v.as_bytes().map_or(0, |b| b.len()),
     }
 }
 

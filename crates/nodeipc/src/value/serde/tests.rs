@@ -390,26 +390,31 @@ fn reading_out_is_bounded_by_what_it_produces_not_what_the_value_holds() {
     assert!(from_value_limited::<Vec<()>>(&holes, &values(999)).is_err());
     // Refused up front: the cost of a container is taken before its items.
     assert!(from_value::<Vec<()>>(Value::from(JsArray::holey(u32::MAX - 1))).is_err());
-    // The bytes of repeated strings and buffers: at most twice max_message_len.
-    let bytes = |n| Limits::default().with_max_message_len(n);
-    let s = Value::from("x".repeat(300));
+    // The bytes of repeated strings and buffers, and 32 per value, against
+    // max_expansion × max_message_len + 64 KiB.
+    let bytes = |n| {
+        Limits::default()
+            .with_max_expansion(1)
+            .with_max_message_len(n)
+    };
+    let s = Value::from("x".repeat(40_000));
     let shared = Value::array([s.clone(), s]);
-    assert!(from_value_limited::<Vec<String>>(&shared, &bytes(300)).is_ok());
-    let err = from_value_limited::<Vec<String>>(&shared, &bytes(299)).unwrap_err();
-    assert!(err.to_string().contains("max_message_len"), "{err}");
-    let b = Value::buffer(vec![0u8; 64]);
+    assert!(from_value_limited::<Vec<String>>(&shared, &bytes(14_528)).is_ok());
+    let err = from_value_limited::<Vec<String>>(&shared, &bytes(14_527)).unwrap_err();
+    assert!(err.to_string().contains("Limits::max_expansion"), "{err}");
+    let b = Value::buffer(vec![0u8; 40_000]);
     let m = Value::object([("a", b.clone()), ("b", b)]);
-    assert!(from_value_limited::<HashMap<String, Vec<u8>>>(&m, &bytes(64)).is_ok());
-    assert!(from_value_limited::<HashMap<String, Vec<u8>>>(&m, &bytes(63)).is_err());
+    assert!(from_value_limited::<HashMap<String, Vec<u8>>>(&m, &bytes(14_528)).is_ok());
+    assert!(from_value_limited::<HashMap<String, Vec<u8>>>(&m, &bytes(14_527)).is_err());
     // Enum content counts too.
     #[derive(Deserialize, Debug, PartialEq)]
     enum E {
         A(String),
     }
-    let e = Value::object([("A", "y".repeat(64))]);
+    let e = Value::object([("A", "y".repeat(70_000))]);
     assert_eq!(
-        from_value_limited::<E>(&e, &bytes(32)).unwrap(),
-        E::A("y".repeat(64))
+        from_value_limited::<E>(&e, &bytes(4_496)).unwrap(),
+        E::A("y".repeat(70_000))
     );
-    assert!(from_value_limited::<E>(&e, &bytes(31)).is_err());
+    assert!(from_value_limited::<E>(&e, &bytes(4_495)).is_err());
 }
