@@ -251,25 +251,37 @@ fn echo_loop<T: Serialize + DeserializeOwned>(
     channel: nodeipc::blocking::Channel,
 ) -> Result<ExitCode, BoxError> {
     let (mut tx, mut rx) = channel.split();
-    loop {
+    let sent = loop {
         match rx.recv::<T>() {
             Ok(Some(msg)) => {
-                tx.feed(&msg)?;
-                if rx.buffered() == 0 {
-                    tx.flush()?;
+                let sent = tx.feed(&msg).and_then(|()| match rx.buffered() {
+                    0 => tx.flush(),
+                    _ => Ok(()),
+                });
+                if sent.is_err() {
+                    break sent;
                 }
             }
-            Ok(None) => break,
+            Ok(None) => break tx.flush(),
             Err(e) if e.is_recoverable() => eprintln!("nodeipc echo: {e}"),
             Err(Error::UnexpectedEof { buffered }) => {
                 eprintln!(
                     "nodeipc echo: the parent left in the middle of a message ({buffered} bytes)"
                 );
-                break;
+                break tx.flush();
             }
             Err(e) => return Err(e.into()),
         }
+    };
+    match sent {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // The parent closed the channel before it read every reply: it went
+        // away, which is not this child's failure (a Node child sees
+        // 'disconnect' and exits 0 too).
+        Err(Error::Disconnected) => {
+            eprintln!("nodeipc echo: the parent closed the channel with replies unread");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e.into()),
     }
-    tx.flush()?;
-    Ok(ExitCode::SUCCESS)
 }

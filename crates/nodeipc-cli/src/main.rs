@@ -33,7 +33,10 @@ enum Command {
     ///
     /// Start it from Node with fork() (execPath) or spawn(..., {stdio:
     /// [0, 1, 2, 'ipc']}): a test peer for Node parents. Messages are echoed
-    /// byte for byte; internal NODE_* messages are not echoed.
+    /// byte for byte; internal NODE_* messages are not echoed. A message
+    /// that cannot be read (or a handle that cannot be taken) is reported
+    /// on stderr and skipped. Exits 0 when the parent closes the channel,
+    /// even with replies it did not read.
     Echo,
     /// Run the benchmark matrix (Rust <-> Rust, Rust <-> Node, Node <-> Node).
     Bench(Box<bench::BenchArgs>),

@@ -456,3 +456,17 @@ fn run_goes_on_after_a_stray_fd_from_the_child() {
         "{stderr}"
     );
 }
+
+/// Issue 18: a parent that closes the channel while a reply is pending has
+/// gone away; `echo` exits 0 (it exited 2, "the IPC channel is closed").
+#[test]
+fn echo_exits_0_when_the_parent_leaves_with_a_reply_pending() {
+    let Some(mut peer) = hostile_peer(&["parent-leaves", NODEIPC]) else {
+        return;
+    };
+    let out = run_with_input(&mut peer, b"");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lines(&out.stdout), vec!["exit 0"], "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("replies unread"), "{stderr}");
+}

@@ -5,6 +5,7 @@ does: an fd with a plain message, a NODE_HANDLE line with no fd.
 
     hostile.py echo-parent NODEIPC   be the parent of `nodeipc echo`
     hostile.py run-child             be the child of `nodeipc run`
+    hostile.py parent-leaves NODEIPC be a parent that leaves while a reply is pending
 """
 
 import os
@@ -66,6 +67,18 @@ def echo_parent(nodeipc):
     print("exit", child.returncode)
 
 
+def parent_leaves(nodeipc):
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    child = spawn_echo(nodeipc, theirs)
+    theirs.close()
+    # The reply to this can only be written after we are gone.
+    ours.sendall(b'{"n":1}\n')
+    ours.close()
+    _, err = child.communicate(timeout=20)
+    sys.stderr.buffer.write(err)
+    print("exit", child.returncode)
+
+
 def run_child():
     sock = socket.socket(fileno=int(os.environ["NODE_CHANNEL_FD"]))
     stray, _keep = os.pipe()
@@ -79,6 +92,8 @@ if __name__ == "__main__":
     role = sys.argv[1]
     if role == "echo-parent":
         echo_parent(sys.argv[2])
+    elif role == "parent-leaves":
+        parent_leaves(sys.argv[2])
     elif role == "run-child":
         run_child()
     else:
