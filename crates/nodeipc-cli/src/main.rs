@@ -26,8 +26,8 @@ enum Command {
     /// messages it sends before it notices are still printed. The bridge
     /// ends when the child disconnects, or 100 ms after it exits. The exit
     /// code is the child's (128 + signal number if it was killed). Bad lines
-    /// on stdin are reported on stderr with their line number and skipped;
-    /// blank lines are skipped.
+    /// on stdin (not JSON, or longer than --max-line-len) are reported on
+    /// stderr with their line number and skipped; blank lines are skipped.
     Run(bridge::RunArgs),
     /// Be a child that answers every message with the same message.
     ///

@@ -470,3 +470,35 @@ fn echo_exits_0_when_the_parent_leaves_with_a_reply_pending() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("replies unread"), "{stderr}");
 }
+
+/// Issue 18, defect 6: a stdin line over `--max-line-len` is reported with
+/// its number, its length and the option's name, and skipped without being
+/// held whole; the lines after it (and a last one with no newline) are read
+/// as usual.
+#[test]
+fn run_skips_a_stdin_line_over_max_line_len_and_goes_on() {
+    if !have_node() {
+        return;
+    }
+    let script = "process.on('message', (m) => process.send({ got: m }));";
+    let long = format!("\"{}\"", "x".repeat(4 << 20));
+    let input = format!(
+        "{{\"a\":1}}\n{long}\n{{\"b\":2}}\n\"{}\"\n[3]",
+        "y".repeat(1023)
+    );
+    let out = run_with_input(
+        Command::new(NODEIPC).args(["run", "--max-line-len", "1024", "--", "node", "-e", script]),
+        input.as_bytes(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        lines(&out.stdout),
+        vec![r#"{"got":{"a":1}}"#, r#"{"got":{"b":2}}"#, r#"{"got":[3]}"#]
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let too_long = |n: usize, len: usize| {
+        format!("stdin line {n}: {len} bytes, longer than the limit of 1024 (--max-line-len)")
+    };
+    assert!(stderr.contains(&too_long(2, long.len())), "{stderr}");
+    assert!(stderr.contains(&too_long(4, 1025)), "{stderr}");
+}
