@@ -83,6 +83,24 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// More fds arrived than
+    /// [`Limits::max_pending_fds`](crate::Limits::max_pending_fds) lets the
+    /// channel hold for messages not yet complete (a peer attached one to
+    /// every write of a message it does not finish). They were closed as
+    /// they came; a handle message one of them belonged to finds no fd and
+    /// is answered `NODE_HANDLE_NACK`. The channel goes on.
+    #[error(
+        "{dropped} fds arrived from byte {offset} on with {limit} already held for messages \
+         not yet complete; they were closed (Limits::max_pending_fds)"
+    )]
+    TooManyFds {
+        /// Stream offset of the first read that brought one of them.
+        offset: u64,
+        /// How many were closed.
+        dropped: usize,
+        /// The limit in force.
+        limit: usize,
+    },
     /// An operating-system error.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -284,6 +302,7 @@ impl Error {
     /// - [`Error::Handle`]: the fd, if any, was closed and a handle message
     ///   answered `NODE_HANDLE_NACK`. At the end of the stream (an fd no
     ///   message claimed) the next `recv` returns `Ok(None)`.
+    /// - [`Error::TooManyFds`]: the fds over the limit were closed.
     ///
     /// False when the channel is over, or was never made:
     /// - [`Error::UnexpectedEof`]: the peer closed its end mid-message;
@@ -300,7 +319,11 @@ impl Error {
     pub fn is_recoverable(&self) -> bool {
         matches!(
             self,
-            Error::Decode { .. } | Error::TooLarge { .. } | Error::Encode(_) | Error::Handle { .. }
+            Error::Decode { .. }
+                | Error::TooLarge { .. }
+                | Error::Encode(_)
+                | Error::Handle { .. }
+                | Error::TooManyFds { .. }
         )
     }
 

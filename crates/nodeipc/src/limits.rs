@@ -63,6 +63,21 @@ pub struct Limits {
     /// memory should lower it; `recv::<Value>()` keeps the sharing and costs
     /// what the message holds.
     pub max_elements: usize,
+    /// Most fds held for messages not yet complete: fds the kernel handed
+    /// over with bytes whose message has not been decoded yet. Default 64.
+    ///
+    /// A sender attaches an fd to the first write of a `NODE_HANDLE`
+    /// message, and Node (as nodeipc) sends nothing more until the
+    /// receiver answered it, so an honest peer has at most one pending. A
+    /// hostile one can attach an fd to every one-byte write of a line it
+    /// never ends: 19 006 were held before this bound, starving the
+    /// process's own `open` and `accept`. Past the bound, each fd is closed
+    /// as it arrives and reported as
+    /// [`Error::TooManyFds`](crate::Error::TooManyFds); a handle message
+    /// that it belonged to finds no fd and is answered `NODE_HANDLE_NACK`.
+    /// The fds held are closed once the message their bytes were part of is
+    /// decoded (see [`crate::handle`]). 0 refuses every fd.
+    pub max_pending_fds: usize,
 }
 
 impl Limits {
@@ -74,6 +89,8 @@ impl Limits {
     pub const DEFAULT_MAX_DEPTH: usize = 1000;
     /// The default `max_elements`: 2^24.
     pub const DEFAULT_MAX_ELEMENTS: usize = 1 << 24;
+    /// The default `max_pending_fds`: 64.
+    pub const DEFAULT_MAX_PENDING_FDS: usize = 64;
 
     /// These limits with `max_message_len` set to `len`.
     pub fn with_max_message_len(mut self, len: usize) -> Self {
@@ -98,6 +115,12 @@ impl Limits {
         self.max_elements = count;
         self
     }
+
+    /// These limits with `max_pending_fds` set to `count`.
+    pub fn with_max_pending_fds(mut self, count: usize) -> Self {
+        self.max_pending_fds = count;
+        self
+    }
 }
 
 impl Default for Limits {
@@ -107,6 +130,7 @@ impl Default for Limits {
             max_send_buffer: Self::DEFAULT_MAX_SEND_BUFFER,
             max_depth: Self::DEFAULT_MAX_DEPTH,
             max_elements: Self::DEFAULT_MAX_ELEMENTS,
+            max_pending_fds: Self::DEFAULT_MAX_PENDING_FDS,
         }
     }
 }

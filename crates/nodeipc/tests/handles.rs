@@ -398,6 +398,61 @@ fn a_stray_fd_is_closed_and_reported() {
     });
 }
 
+/// Issue 18, defect 5: a peer that attaches an fd to every one-byte write
+/// of a line it never ends. The channel holds at most
+/// `Limits::max_pending_fds` of them (19 006 were held before), closes the
+/// rest as they come and says so; once the line ends, the fds held are
+/// closed as strays and the next message arrives.
+#[test]
+fn fds_of_an_unfinished_message_are_held_up_to_max_pending_fds() {
+    const SENT: usize = 300;
+    let limit = nodeipc::Limits::DEFAULT_MAX_PENDING_FDS;
+    no_leaks(async {
+        let (ours, raw) = UnixStream::pair().unwrap();
+        let mut ch =
+            Channel::from_fd(ours.into(), Serialization::Json, Default::default()).unwrap();
+        let (given, _kept) = UnixStream::pair().unwrap();
+        let before = open_fds();
+        // A thread of its own: the socket's buffer does not hold 300
+        // fd-carrying writes.
+        let writer = std::thread::spawn(move || {
+            (&raw).write_all(b"\"").unwrap();
+            for _ in 0..SENT {
+                send_with_fd(&raw, b"x", std::os::fd::AsFd::as_fd(&given));
+            }
+            (raw, given)
+        });
+        let (mut dropped, mut most_held) = (0, 0);
+        while dropped < SENT - limit {
+            match ch.recv::<String>().await {
+                Err(nodeipc::Error::TooManyFds {
+                    dropped: n,
+                    limit: l,
+                    ..
+                }) => {
+                    assert_eq!(l, limit);
+                    dropped += n;
+                }
+                other => panic!("{other:?}"),
+            }
+            most_held = most_held.max(open_fds() - before);
+        }
+        assert_eq!(dropped, SENT - limit);
+        assert!(most_held <= limit, "held {most_held} fds");
+        let (raw, given) = writer.join().unwrap();
+        (&raw).write_all(b"\"\n\"next\"\n").unwrap();
+        assert_eq!(
+            ch.recv::<String>().await.unwrap().unwrap(),
+            "x".repeat(SENT)
+        );
+        let err = ch.recv::<String>().await.unwrap_err();
+        assert!(matches!(err, nodeipc::Error::Handle { .. }), "{err}");
+        assert_eq!(ch.recv::<String>().await.unwrap().unwrap(), "next");
+        assert_eq!(open_fds(), before);
+        drop((ch, raw, given));
+    });
+}
+
 // ---------------------------------------------------------------------------
 // The blocking channel
 
