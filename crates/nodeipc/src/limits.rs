@@ -13,7 +13,9 @@
 /// [`Error::Decode`](crate::Error::Decode) and the channel goes on; read it
 /// as a [`Value`](crate::Value) (`advanced`, up to `max_depth`) or
 /// [`serde_json::value::RawValue`] (`json`) to take it whole. Node itself
-/// accepts any depth its JS stack allows.
+/// accepts any depth its JS stack allows. The same 128 levels bound the
+/// `NODE_HANDLE` wrappers of a `json` message (127 layers; Node
+/// unwraps any number, its own senders write at most two).
 ///
 /// ```
 /// let limits = nodeipc::Limits::default().with_max_message_len(16 << 20); // 16 MiB
