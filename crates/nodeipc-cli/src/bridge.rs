@@ -11,7 +11,7 @@ use nodeipc::{Error, Serialization};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
 /// Messages travel as raw JSON text: what comes in on one side goes out on
 /// the other byte for byte (after validation), so nothing is lost to a
@@ -43,6 +43,13 @@ pub struct RunArgs {
     /// ERR_IPC_CHANNEL_CLOSED at a send after the disconnect).
     #[arg(long)]
     keep_open: bool,
+    /// Longest stdin line taken, in bytes (without its newline). A longer
+    /// line is reported on stderr with its number and skipped without
+    /// being held in memory; the next line is read as usual. The default
+    /// is the library's Limits::max_message_len default (256 MiB), the
+    /// longest message a nodeipc peer accepts by default.
+    #[arg(long, value_name = "BYTES", default_value_t = nodeipc::Limits::DEFAULT_MAX_MESSAGE_LEN)]
+    max_line_len: usize,
     /// The program to run and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -81,8 +88,9 @@ async fn bridge(args: RunArgs) -> Result<ExitCode, BoxError> {
     // --keep-open, hand back the sender to keep the channel open).
     let keep_open = args.keep_open;
     let mode = args.serialization;
+    let max_line = args.max_line_len;
     let input = tokio::spawn(async move {
-        forward_stdin(tx, mode, keep_open)
+        forward_stdin(tx, mode, keep_open, max_line)
             .await
             .unwrap_or_else(|e| {
                 eprintln!("nodeipc: sending to the child: {e}");
@@ -147,26 +155,32 @@ async fn next_line(
     })
 }
 
-/// Sends each stdin line as one message; a line that is not JSON is
-/// reported and skipped. At the end, disconnects, or returns the sender
-/// with `keep_open`. In `advanced` mode a line is sent as the value
-/// `JSON.parse` makes of it, with Buffers revived ([`revive`]).
+/// Sends each stdin line as one message; a line that is not JSON, or
+/// longer than `max_line` bytes, is reported and skipped. At the end,
+/// disconnects, or returns the sender with `keep_open`. In `advanced` mode
+/// a line is sent as the value `JSON.parse` makes of it, with Buffers
+/// revived ([`revive`]).
 async fn forward_stdin(
     mut tx: nodeipc::Sender,
     mode: Serialization,
     keep_open: bool,
+    max_line: usize,
 ) -> nodeipc::Result<Option<nodeipc::Sender>> {
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();
     let mut number = 0u64;
     loop {
-        line.clear();
-        if stdin.read_until(b'\n', &mut line).await? == 0 {
+        let Some(read) = read_line(&mut stdin, &mut line, max_line).await? else {
             break;
-        }
+        };
         number += 1;
         let text = line.trim_ascii();
-        if !text.is_empty() {
+        if let Err(len) = read {
+            eprintln!(
+                "nodeipc: stdin line {number}: {len} bytes, longer than the limit of \
+                 {max_line} (--max-line-len); skipped"
+            );
+        } else if !text.is_empty() {
             let parsed = match mode {
                 Serialization::Json => serde_json::from_slice::<Raw>(text).map(Line::Raw),
                 _ => serde_json::from_slice(text).map(Line::Parsed),
@@ -187,6 +201,39 @@ async fn forward_stdin(
     }
     tx.disconnect().await?;
     Ok(None)
+}
+
+/// Reads the next line of `input` into `line` (without its `\n`), holding
+/// at most `limit` bytes of it: `None` at the end of input, `Err(len)` for
+/// a line of `len` bytes over the limit, whose bytes were dropped as they
+/// came (`line` is then empty).
+async fn read_line(
+    input: &mut (impl AsyncBufRead + Unpin),
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<Option<Result<(), usize>>> {
+    line.clear();
+    let mut len = 0usize;
+    loop {
+        let buf = input.fill_buf().await?;
+        if buf.is_empty() {
+            // A last line without a newline is still a line.
+            return Ok((len > 0).then_some(if len > limit { Err(len) } else { Ok(()) }));
+        }
+        let end = buf.iter().position(|&b| b == b'\n');
+        let part = &buf[..end.unwrap_or(buf.len())];
+        len = len.saturating_add(part.len());
+        if len <= limit {
+            line.extend_from_slice(part);
+        } else {
+            line.clear();
+        }
+        let used = end.map_or(buf.len(), |i| i + 1);
+        input.consume(used);
+        if end.is_some() {
+            return Ok(Some(if len > limit { Err(len) } else { Ok(()) }));
+        }
+    }
 }
 
 /// The child's exit code, or 128 + the signal that killed it, as shells do.
@@ -251,25 +298,37 @@ fn echo_loop<T: Serialize + DeserializeOwned>(
     channel: nodeipc::blocking::Channel,
 ) -> Result<ExitCode, BoxError> {
     let (mut tx, mut rx) = channel.split();
-    loop {
+    let sent = loop {
         match rx.recv::<T>() {
             Ok(Some(msg)) => {
-                tx.feed(&msg)?;
-                if rx.buffered() == 0 {
-                    tx.flush()?;
+                let sent = tx.feed(&msg).and_then(|()| match rx.buffered() {
+                    0 => tx.flush(),
+                    _ => Ok(()),
+                });
+                if sent.is_err() {
+                    break sent;
                 }
             }
-            Ok(None) => break,
+            Ok(None) => break tx.flush(),
             Err(e) if e.is_recoverable() => eprintln!("nodeipc echo: {e}"),
             Err(Error::UnexpectedEof { buffered }) => {
                 eprintln!(
                     "nodeipc echo: the parent left in the middle of a message ({buffered} bytes)"
                 );
-                break;
+                break tx.flush();
             }
             Err(e) => return Err(e.into()),
         }
+    };
+    match sent {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // The parent closed the channel before it read every reply: it went
+        // away, which is not this child's failure (a Node child sees
+        // 'disconnect' and exits 0 too).
+        Err(Error::Disconnected) => {
+            eprintln!("nodeipc echo: the parent closed the channel with replies unread");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e.into()),
     }
-    tx.flush()?;
-    Ok(ExitCode::SUCCESS)
 }

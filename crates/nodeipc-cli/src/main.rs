@@ -26,14 +26,17 @@ enum Command {
     /// messages it sends before it notices are still printed. The bridge
     /// ends when the child disconnects, or 100 ms after it exits. The exit
     /// code is the child's (128 + signal number if it was killed). Bad lines
-    /// on stdin are reported on stderr with their line number and skipped;
-    /// blank lines are skipped.
+    /// on stdin (not JSON, or longer than --max-line-len) are reported on
+    /// stderr with their line number and skipped; blank lines are skipped.
     Run(bridge::RunArgs),
     /// Be a child that answers every message with the same message.
     ///
     /// Start it from Node with fork() (execPath) or spawn(..., {stdio:
     /// [0, 1, 2, 'ipc']}): a test peer for Node parents. Messages are echoed
-    /// byte for byte; internal NODE_* messages are not echoed.
+    /// byte for byte; internal NODE_* messages are not echoed. A message
+    /// that cannot be read (or a handle that cannot be taken) is reported
+    /// on stderr and skipped. Exits 0 when the parent closes the channel,
+    /// even with replies it did not read.
     Echo,
     /// Run the benchmark matrix (Rust <-> Rust, Rust <-> Node, Node <-> Node).
     Bench(Box<bench::BenchArgs>),

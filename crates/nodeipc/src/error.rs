@@ -7,9 +7,10 @@ use std::io;
 ///
 /// Variants are meant to be matched on: a decode error carries the byte
 /// offset (counted from the first byte the channel ever received) of the
-/// message it concerns, and the channel stays usable after
-/// [`Error::Decode`] and [`Error::TooLarge`] — the next well-formed message is
-/// still delivered.
+/// message it concerns. [`Error::is_recoverable`] says, for each variant,
+/// whether the channel goes on after it (after [`Error::Decode`],
+/// [`Error::TooLarge`] and [`Error::Handle`] the next well-formed message is
+/// still delivered).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -81,6 +82,24 @@ pub enum Error {
         offset: u64,
         /// What was wrong.
         reason: String,
+    },
+    /// More fds arrived than
+    /// [`Limits::max_pending_fds`](crate::Limits::max_pending_fds) lets the
+    /// channel hold for messages not yet complete (a peer attached one to
+    /// every write of a message it does not finish). They were closed as
+    /// they came; a handle message one of them belonged to finds no fd and
+    /// is answered `NODE_HANDLE_NACK`. The channel goes on.
+    #[error(
+        "{dropped} fds arrived from byte {offset} on with {limit} already held for messages \
+         not yet complete; they were closed (Limits::max_pending_fds)"
+    )]
+    TooManyFds {
+        /// Stream offset of the first read that brought one of them.
+        offset: u64,
+        /// How many were closed.
+        dropped: usize,
+        /// The limit in force.
+        limit: usize,
     },
     /// An operating-system error.
     #[error(transparent)]
@@ -272,13 +291,39 @@ impl serde::ser::Error for EncodeError {
 }
 
 impl Error {
-    /// Whether the channel can still be used after this error: true for
-    /// errors about one message ([`Error::Decode`], [`Error::TooLarge`],
-    /// [`Error::Encode`]), false once the channel is gone.
+    /// Whether the channel goes on after this error: the next `recv` reads
+    /// the messages that follow, and `send` still works. A receive loop
+    /// reports these and carries on.
+    ///
+    /// True for an error about one message or one fd:
+    /// - [`Error::Decode`], [`Error::TooLarge`]: that message is skipped
+    ///   (an over-long one without being buffered whole).
+    /// - [`Error::Encode`]: nothing of the message was queued.
+    /// - [`Error::Handle`]: the fd, if any, was closed and a handle message
+    ///   answered `NODE_HANDLE_NACK`. At the end of the stream (an fd no
+    ///   message claimed) the next `recv` returns `Ok(None)`.
+    /// - [`Error::TooManyFds`]: the fds over the limit were closed.
+    ///
+    /// False when the channel is over, or was never made:
+    /// - [`Error::UnexpectedEof`]: the peer closed its end mid-message;
+    ///   nothing more arrives (the next `recv` returns `Ok(None)`).
+    /// - [`Error::Disconnected`]: the channel is closed.
+    /// - [`Error::NoChannel`], [`Error::InvalidChannelFd`],
+    ///   [`Error::UnsupportedSerialization`]: no channel was made.
+    /// - [`Error::Io`]: the socket itself failed; after a failed write the
+    ///   send queue is dropped and the sender is closed. One `Io` error does
+    ///   leave the channel whole, a `send_with_handle` that could not make
+    ///   the caller's socket ready (`dup`, `fcntl`) before queueing
+    ///   anything, but the variant cannot tell it apart, so `Io` counts as
+    ///   fatal.
     pub fn is_recoverable(&self) -> bool {
         matches!(
             self,
-            Error::Decode { .. } | Error::TooLarge { .. } | Error::Encode(_)
+            Error::Decode { .. }
+                | Error::TooLarge { .. }
+                | Error::Encode(_)
+                | Error::Handle { .. }
+                | Error::TooManyFds { .. }
         )
     }
 

@@ -13,7 +13,9 @@
 /// [`Error::Decode`](crate::Error::Decode) and the channel goes on; read it
 /// as a [`Value`](crate::Value) (`advanced`, up to `max_depth`) or
 /// [`serde_json::value::RawValue`] (`json`) to take it whole. Node itself
-/// accepts any depth its JS stack allows.
+/// accepts any depth its JS stack allows. The same 128 levels bound the
+/// `NODE_HANDLE` wrappers of a `json` message (127 layers; Node
+/// unwraps any number, its own senders write at most two).
 ///
 /// ```
 /// let limits = nodeipc::Limits::default().with_max_message_len(16 << 20); // 16 MiB
@@ -81,6 +83,21 @@ pub struct Limits {
     /// `max_expansion`. `json` messages have no sharing: they are bounded by
     /// `max_message_len` alone.
     pub max_expansion: usize,
+    /// Most fds held for messages not yet complete: fds the kernel handed
+    /// over with bytes whose message has not been decoded yet. Default 64.
+    ///
+    /// A sender attaches an fd to the first write of a `NODE_HANDLE`
+    /// message, and Node (as nodeipc) sends nothing more until the
+    /// receiver answered it, so an honest peer has at most one pending. A
+    /// hostile one can attach an fd to every one-byte write of a line it
+    /// never ends: 19 006 were held before this bound, starving the
+    /// process's own `open` and `accept`. Past the bound, each fd is closed
+    /// as it arrives and reported as
+    /// [`Error::TooManyFds`](crate::Error::TooManyFds); a handle message
+    /// that it belonged to finds no fd and is answered `NODE_HANDLE_NACK`.
+    /// The fds held are closed once the message their bytes were part of is
+    /// decoded (see [`crate::handle`]). 0 refuses every fd.
+    pub max_pending_fds: usize,
 }
 
 impl Limits {
@@ -97,6 +114,8 @@ impl Limits {
     /// What any message may expand to on top of `max_expansion` × its
     /// size: 64 KiB (so that a tiny message is not held to a few values).
     pub const EXPANSION_ALLOWANCE: usize = 64 << 10;
+    /// The default `max_pending_fds`: 64.
+    pub const DEFAULT_MAX_PENDING_FDS: usize = 64;
 
     /// These limits with `max_message_len` set to `len`.
     pub fn with_max_message_len(mut self, len: usize) -> Self {
@@ -135,6 +154,12 @@ impl Limits {
             .saturating_mul(size)
             .saturating_add(Self::EXPANSION_ALLOWANCE)
     }
+
+    /// These limits with `max_pending_fds` set to `count`.
+    pub fn with_max_pending_fds(mut self, count: usize) -> Self {
+        self.max_pending_fds = count;
+        self
+    }
 }
 
 impl Default for Limits {
@@ -145,6 +170,7 @@ impl Default for Limits {
             max_depth: Self::DEFAULT_MAX_DEPTH,
             max_elements: Self::DEFAULT_MAX_ELEMENTS,
             max_expansion: Self::DEFAULT_MAX_EXPANSION,
+            max_pending_fds: Self::DEFAULT_MAX_PENDING_FDS,
         }
     }
 }

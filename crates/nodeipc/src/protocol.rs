@@ -146,7 +146,7 @@ impl RecvState {
     pub(crate) fn new(serialization: Serialization, limits: Limits) -> RecvState {
         RecvState {
             dec: Decoder::new(serialization, limits),
-            inbox: Inbox::default(),
+            inbox: Inbox::new(limits.max_pending_fds),
             stash: VecDeque::new(),
             serialization,
             control_pending: false,
@@ -223,7 +223,12 @@ impl RecvState {
         &mut self,
         send: &SendState,
     ) -> Option<Result<(u64, Delivery<T>)>> {
-        if let Err(e) = self.inbox.drop_strays(self.dec.next_offset()) {
+        let next = self.dec.next_offset();
+        if let Err(e) = self
+            .inbox
+            .take_refused()
+            .and_then(|()| self.inbox.drop_strays(next))
+        {
             return Some(Err(e));
         }
         let (offset, incoming) = match self.dec.incoming::<T>()? {

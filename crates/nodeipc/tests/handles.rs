@@ -319,24 +319,6 @@ fn rust_to_rust_handle_round_trip() {
 // ---------------------------------------------------------------------------
 // A raw peer: the fd placements PROTOCOL.md §4.3 records
 
-/// Writes `bytes` on `sock` with `fd` attached (SCM_RIGHTS), in one
-/// `sendmsg`, as libuv does.
-fn send_with_fd(sock: &UnixStream, bytes: &[u8], fd: std::os::fd::BorrowedFd<'_>) {
-    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
-    let fds = [fd];
-    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
-    let n = sendmsg(
-        sock,
-        &[std::io::IoSlice::new(bytes)],
-        &mut control,
-        SendFlags::empty(),
-    )
-    .unwrap();
-    assert_eq!(n, bytes.len());
-}
-
 const HANDLE_LINE: &[u8] =
     b"{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":\"with fd\"}\n";
 
@@ -353,7 +335,7 @@ fn an_fd_before_its_handle_message_goes_to_that_message() {
         let (given, kept) = UnixStream::pair().unwrap();
         let mut first = b"\"plain\"\n".to_vec();
         first.push(HANDLE_LINE[0]);
-        send_with_fd(&raw, &first, std::os::fd::AsFd::as_fd(&given));
+        common::send_with_fd(&raw, &first, std::os::fd::AsFd::as_fd(&given));
         drop(given);
         (&raw).write_all(&HANDLE_LINE[1..]).unwrap();
         let (m, h) = ch.recv_with_handle::<String>().await.unwrap().unwrap();
@@ -385,7 +367,7 @@ fn a_stray_fd_is_closed_and_reported() {
         let mut ch =
             Channel::from_fd(ours.into(), Serialization::Json, Default::default()).unwrap();
         let (given, kept) = UnixStream::pair().unwrap();
-        send_with_fd(&raw, b"1\n", std::os::fd::AsFd::as_fd(&given));
+        common::send_with_fd(&raw, b"1\n", std::os::fd::AsFd::as_fd(&given));
         drop(given);
         (&raw).write_all(b"2\n").unwrap();
         assert_eq!(ch.recv::<u32>().await.unwrap(), Some(1));
@@ -395,6 +377,61 @@ fn a_stray_fd_is_closed_and_reported() {
         // Our copy was closed: the peer's end sees EOF.
         assert_eq!(read_to_string(kept), "");
         drop((ch, raw));
+    });
+}
+
+/// Issue 18, defect 5: a peer that attaches an fd to every one-byte write
+/// of a line it never ends. The channel holds at most
+/// `Limits::max_pending_fds` of them (19 006 were held before), closes the
+/// rest as they come and says so; once the line ends, the fds held are
+/// closed as strays and the next message arrives.
+#[test]
+fn fds_of_an_unfinished_message_are_held_up_to_max_pending_fds() {
+    const SENT: usize = 300;
+    let limit = nodeipc::Limits::DEFAULT_MAX_PENDING_FDS;
+    no_leaks(async {
+        let (ours, raw) = UnixStream::pair().unwrap();
+        let mut ch =
+            Channel::from_fd(ours.into(), Serialization::Json, Default::default()).unwrap();
+        let (given, _kept) = UnixStream::pair().unwrap();
+        let before = open_fds();
+        // A thread of its own: the socket's buffer does not hold 300
+        // fd-carrying writes.
+        let writer = std::thread::spawn(move || {
+            (&raw).write_all(b"\"").unwrap();
+            for _ in 0..SENT {
+                common::send_with_fd(&raw, b"x", std::os::fd::AsFd::as_fd(&given));
+            }
+            (raw, given)
+        });
+        let (mut dropped, mut most_held) = (0, 0);
+        while dropped < SENT - limit {
+            match ch.recv::<String>().await {
+                Err(nodeipc::Error::TooManyFds {
+                    dropped: n,
+                    limit: l,
+                    ..
+                }) => {
+                    assert_eq!(l, limit);
+                    dropped += n;
+                }
+                other => panic!("{other:?}"),
+            }
+            most_held = most_held.max(open_fds() - before);
+        }
+        assert_eq!(dropped, SENT - limit);
+        assert!(most_held <= limit, "held {most_held} fds");
+        let (raw, given) = writer.join().unwrap();
+        (&raw).write_all(b"\"\n\"next\"\n").unwrap();
+        assert_eq!(
+            ch.recv::<String>().await.unwrap().unwrap(),
+            "x".repeat(SENT)
+        );
+        let err = ch.recv::<String>().await.unwrap_err();
+        assert!(matches!(err, nodeipc::Error::Handle { .. }), "{err}");
+        assert_eq!(ch.recv::<String>().await.unwrap().unwrap(), "next");
+        assert_eq!(open_fds(), before);
+        drop((ch, raw, given));
     });
 }
 

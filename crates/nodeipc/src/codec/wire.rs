@@ -241,45 +241,19 @@ impl Decoder {
     }
 }
 
-/// The fields of a `NODE_HANDLE` wrapper the receiver needs.
-#[derive(serde::Deserialize)]
-struct JsonWrapper<'a> {
-    #[serde(rename = "type", default)]
-    ty: Option<String>,
-    #[serde(borrow)]
-    msg: Option<&'a serde_json::value::RawValue>,
-}
-
-/// An internal json line: a `NODE_HANDLE` unwrapped, or another internal
-/// message. The wrapped message is parsed from its own text, so its
-/// numbers and strings are read as any user message's.
+/// An internal json line: a `NODE_HANDLE` unwrapped (through every layer,
+/// in a constant number of passes, see `json::Frame::unwrap_handle`), or
+/// another internal message. The wrapped message is parsed from its own
+/// text, so its numbers and strings are read as any user message's.
 fn json_incoming<T: DeserializeOwned>(line: &[u8], offset: u64) -> Result<Incoming<T>> {
-    let mut text = line.to_vec();
-    let mut layers = 0;
-    let mut name = String::new();
-    loop {
-        let frame = json::Frame::new(&text, offset);
-        if !frame.is_internal() {
-            return wrapped(layers, name, frame.parse().map(Message::User));
-        }
-        let internal = match frame.parse() {
-            Ok(v) => InternalMessage(v),
-            Err(e) => return wrapped(layers, name, Err(e)),
-        };
-        if internal.cmd() != "NODE_HANDLE" {
-            return wrapped(layers, name, Ok(Message::Internal(internal)));
-        }
-        let wrapper: JsonWrapper<'_> =
-            serde_json::from_slice(&text).map_err(|e| Error::Decode {
-                offset,
-                kind: DecodeError::Json(e),
-            })?;
-        layers += 1;
-        name = wrapper.ty.unwrap_or_default();
-        text = wrapper
-            .msg
-            .map_or(b"null".to_vec(), |m| m.get().as_bytes().to_vec());
-    }
+    let json::Unwrapped { layers, name, msg } = json::Frame::new(line, offset).unwrap_handle()?;
+    let frame = json::Frame::new(&msg, offset);
+    let msg = if frame.is_internal() {
+        frame.parse().map(|v| Message::Internal(InternalMessage(v)))
+    } else {
+        frame.parse().map(Message::User)
+    };
+    wrapped(layers, name, msg)
 }
 
 /// An advanced message that the direct reader left to the value reader:
@@ -289,13 +263,16 @@ fn v8_incoming<T: DeserializeOwned>(
     offset: u64,
     limits: &Limits,
 ) -> Result<Incoming<T>> {
-    let mut value = value;
+    // Each layer is borrowed from the one around it, not copied: linear
+    // in the message whatever the depth, as in Node.
+    let undefined = Value::Undefined;
+    let mut value = &value;
     let mut layers = 0;
-    let mut name = String::new();
+    let mut name = "";
     loop {
-        let cmd = is_internal(&value).then(|| value.get("cmd").and_then(Value::as_str));
+        let cmd = is_internal(value).then(|| value.get("cmd").and_then(Value::as_str));
         let msg = match cmd {
-            None => from_value_limited(&value, limits)
+            None => from_value_limited(value, limits)
                 .map(Message::User)
                 .map_err(|e| mismatch(offset, e)),
             Some(Some("NODE_HANDLE")) => {
@@ -303,9 +280,8 @@ fn v8_incoming<T: DeserializeOwned>(
                 name = value
                     .get("type")
                     .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                value = value.get("msg").cloned().unwrap_or(Value::Undefined);
+                    .unwrap_or_default();
+                value = value.get("msg").unwrap_or(&undefined);
                 continue;
             }
             Some(_) => value
@@ -313,7 +289,7 @@ fn v8_incoming<T: DeserializeOwned>(
                 .map(|json| Message::Internal(InternalMessage(json)))
                 .map_err(|e| mismatch(offset, e)),
         };
-        return wrapped(layers, name, msg);
+        return wrapped(layers, name.to_owned(), msg);
     }
 }
 

@@ -23,10 +23,15 @@ use super::{Handle, HandleType};
 use crate::error::{Error, Result};
 use crate::message::InternalMessage;
 
-/// Fds received and not yet claimed by a `NODE_HANDLE` message.
-#[derive(Debug, Default)]
+/// Fds received and not yet claimed by a `NODE_HANDLE` message, at most
+/// [`Limits::max_pending_fds`](crate::Limits::max_pending_fds) of them.
+#[derive(Debug)]
 pub(crate) struct Inbox {
     fds: VecDeque<Arrived>,
+    limit: usize,
+    /// Fds closed at arrival for want of room, not yet reported: the
+    /// offset of the first read that brought one, and how many.
+    refused: Option<(u64, usize)>,
 }
 
 #[derive(Debug)]
@@ -38,10 +43,40 @@ struct Arrived {
 }
 
 impl Inbox {
+    /// An inbox that holds at most `limit` fds.
+    pub(crate) fn new(limit: usize) -> Inbox {
+        Inbox {
+            fds: VecDeque::new(),
+            limit,
+            refused: None,
+        }
+    }
+
     /// Records the fds that came with a read of the bytes `[start, end)`.
+    /// Past the limit they are closed here (the oldest are kept: a message
+    /// that started earlier may still claim one), to be reported by
+    /// [`take_refused`](Self::take_refused).
     pub(crate) fn arrived(&mut self, start: u64, end: u64, fds: impl IntoIterator<Item = OwnedFd>) {
-        self.fds
-            .extend(fds.into_iter().map(|fd| Arrived { start, end, fd }));
+        for fd in fds {
+            if self.fds.len() < self.limit {
+                self.fds.push_back(Arrived { start, end, fd });
+            } else {
+                drop(fd);
+                self.refused.get_or_insert((start, 0)).1 += 1;
+            }
+        }
+    }
+
+    /// An error for the fds closed at arrival since the last call, if any.
+    pub(crate) fn take_refused(&mut self) -> Result<()> {
+        match self.refused.take() {
+            None => Ok(()),
+            Some((offset, dropped)) => Err(Error::TooManyFds {
+                offset,
+                dropped,
+                limit: self.limit,
+            }),
+        }
     }
 
     /// Closes the fds no message can claim once the message starting at
@@ -179,7 +214,7 @@ mod tests {
 
     #[test]
     fn an_fd_belongs_to_the_handle_message_starting_in_its_read() {
-        let mut inbox = Inbox::default();
+        let mut inbox = Inbox::new(64);
         inbox.arrived(10, 20, [fd()]);
         // A message starting before the read cannot claim it...
         assert!(inbox.claim(5).is_none());
@@ -190,7 +225,7 @@ mod tests {
 
     #[test]
     fn an_unclaimed_fd_is_closed_and_reported_once_past_its_read() {
-        let mut inbox = Inbox::default();
+        let mut inbox = Inbox::new(64);
         inbox.arrived(0, 8, [fd(), fd()]);
         inbox.drop_strays(7).unwrap();
         let err = inbox.drop_strays(8).unwrap_err();
@@ -198,5 +233,31 @@ mod tests {
         inbox.drop_strays(9).unwrap();
         inbox.arrived(9, 10, [fd()]);
         assert!(inbox.finish().is_err());
+    }
+
+    #[test]
+    fn fds_past_the_limit_are_closed_at_once_and_reported_together() {
+        let mut inbox = Inbox::new(2);
+        inbox.arrived(0, 1, [fd(), fd()]);
+        inbox.take_refused().unwrap();
+        inbox.arrived(1, 2, [fd()]);
+        inbox.arrived(2, 3, [fd(), fd()]);
+        assert_eq!(inbox.fds.len(), 2);
+        let err = inbox.take_refused().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::TooManyFds {
+                    offset: 1,
+                    dropped: 3,
+                    limit: 2
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("Limits::max_pending_fds"), "{err}");
+        inbox.take_refused().unwrap();
+        // The oldest are kept for the message that may claim them.
+        assert!(inbox.claim(0).is_some());
     }
 }

@@ -212,3 +212,25 @@ pub fn pattern(n: usize) -> String {
     s.truncate(n);
     s
 }
+
+/// Writes `bytes` on `sock` with `fd` attached (SCM_RIGHTS), in one
+/// `sendmsg`, as libuv does.
+pub fn send_with_fd(
+    sock: &std::os::unix::net::UnixStream,
+    bytes: &[u8],
+    fd: std::os::fd::BorrowedFd<'_>,
+) {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+    let fds = [fd];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+    let n = sendmsg(
+        sock,
+        &[std::io::IoSlice::new(bytes)],
+        &mut control,
+        SendFlags::empty(),
+    )
+    .unwrap();
+    assert_eq!(n, bytes.len());
+}

@@ -192,6 +192,16 @@ impl<'a> Frame<'a> {
         }
     }
 
+    /// The message under this line's `NODE_HANDLE` wrappers, all of them
+    /// taken off in two passes over the line (see `layers.rs`): Node unwraps
+    /// any depth, and re-parsing each layer's text cost layers × size.
+    pub(crate) fn unwrap_handle(&self) -> Result<super::Unwrapped<'a>> {
+        super::layers::unwrap(self.bytes, || repair(self.bytes)).map_err(|e| Error::Decode {
+            offset: self.offset,
+            kind: DecodeError::Json(e),
+        })
+    }
+
     /// Whether this is an internal message: an object whose `cmd` is a
     /// string starting with `NODE_` and longer than 5 characters
     /// (`isInternal()` in Node's `lib/internal/child_process.js`). Node

@@ -13,8 +13,10 @@
 
 mod decode;
 mod encode;
+mod layers;
 mod ser;
 
 pub use super::buffer::READ_CHUNK;
 pub use decode::{Frame, JsonDecoder};
 pub use encode::encode;
+pub(crate) use layers::Unwrapped;
