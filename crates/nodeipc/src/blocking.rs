@@ -370,6 +370,7 @@ fn flush_locked<'a>(
                     if reading.eof {
                         return Err(Error::Disconnected);
                     }
+                    reading.state.may_read_ahead()?;
                     shared.fill(&mut reading, Duration::ZERO)?;
                     reading.state.read_ahead(&shared.send);
                     shared.answer(&mut reading);

@@ -487,11 +487,14 @@ impl Receiver {
 
     /// Reads once and keeps every complete message for later `recv`s,
     /// acting on the handle protocol (an ACK lets the send queue go): what
-    /// an unsplit channel's send does while it waits for an ACK.
+    /// an unsplit channel's send does while it waits for an ACK. Refuses
+    /// ([`Error::ReadAheadFull`]) once `Limits::max_read_ahead` bytes are
+    /// kept.
     async fn read_ahead(&mut self) -> Result<()> {
         if self.eof {
             return Err(Error::Disconnected);
         }
+        self.state.may_read_ahead()?;
         self.fill().await?;
         self.state.read_ahead(&self.shared.send);
         self.answer();

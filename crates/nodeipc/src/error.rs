@@ -101,6 +101,22 @@ pub enum Error {
         /// The limit in force.
         limit: usize,
     },
+    /// A send waited for the peer's `NODE_HANDLE_ACK` (an unsplit channel
+    /// reads ahead meanwhile, keeping the peer's messages for `recv`) while
+    /// the peer sent more than [`Limits::max_read_ahead`](crate::Limits::max_read_ahead)
+    /// bytes of other messages. Nothing is lost: the handle message went
+    /// out, what is queued behind it stays queued, and the messages read
+    /// ahead come out of the next `recv`s. Receive them, then
+    /// [`flush`](crate::Channel::flush) (or send again) to go on waiting for
+    /// the ACK.
+    #[error(
+        "the peer sent more than {limit} bytes of messages while a send waited for its \
+         NODE_HANDLE_ACK (Limits::max_read_ahead); recv them, then flush"
+    )]
+    ReadAheadFull {
+        /// The limit in force.
+        limit: usize,
+    },
     /// An operating-system error.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -303,6 +319,8 @@ impl Error {
     ///   answered `NODE_HANDLE_NACK`. At the end of the stream (an fd no
     ///   message claimed) the next `recv` returns `Ok(None)`.
     /// - [`Error::TooManyFds`]: the fds over the limit were closed.
+    /// - [`Error::ReadAheadFull`]: the messages read ahead wait for `recv`;
+    ///   the send queue waits for the ACK.
     ///
     /// False when the channel is over, or was never made:
     /// - [`Error::UnexpectedEof`]: the peer closed its end mid-message;
@@ -324,6 +342,7 @@ impl Error {
                 | Error::Encode(_)
                 | Error::Handle { .. }
                 | Error::TooManyFds { .. }
+                | Error::ReadAheadFull { .. }
         )
     }
 

@@ -98,6 +98,19 @@ pub struct Limits {
     /// The fds held are closed once the message their bytes were part of is
     /// decoded (see [`crate::handle`]). 0 refuses every fd.
     pub max_pending_fds: usize,
+    /// Bytes of the peer's messages (as sent) an unsplit channel keeps
+    /// for later `recv`s while a send waits for the peer's
+    /// `NODE_HANDLE_ACK`. Default 16 MiB.
+    ///
+    /// The ACK may come after other messages, so the waiting send reads
+    /// them and keeps them; a peer that floods and never answers would
+    /// otherwise grow this side without bound (1.7 GB in 10 s). Past the
+    /// bound the send returns
+    /// [`Error::ReadAheadFull`](crate::Error::ReadAheadFull) (recoverable:
+    /// nothing is lost) instead of reading further. The kept messages hold
+    /// what they decode to, up to about 32 bytes per value of an
+    /// `advanced` message; one message past the bound is kept whole.
+    pub max_read_ahead: usize,
 }
 
 impl Limits {
@@ -116,6 +129,8 @@ impl Limits {
     pub const EXPANSION_ALLOWANCE: usize = 64 << 10;
     /// The default `max_pending_fds`: 64.
     pub const DEFAULT_MAX_PENDING_FDS: usize = 64;
+    /// The default `max_read_ahead`: 16 MiB.
+    pub const DEFAULT_MAX_READ_AHEAD: usize = 16 << 20;
 
     /// These limits with `max_message_len` set to `len`.
     pub fn with_max_message_len(mut self, len: usize) -> Self {
@@ -160,6 +175,12 @@ impl Limits {
         self.max_pending_fds = count;
         self
     }
+
+    /// These limits with `max_read_ahead` set to `len`.
+    pub fn with_max_read_ahead(mut self, len: usize) -> Self {
+        self.max_read_ahead = len;
+        self
+    }
 }
 
 impl Default for Limits {
@@ -171,6 +192,7 @@ impl Default for Limits {
             max_elements: Self::DEFAULT_MAX_ELEMENTS,
             max_expansion: Self::DEFAULT_MAX_EXPANSION,
             max_pending_fds: Self::DEFAULT_MAX_PENDING_FDS,
+            max_read_ahead: Self::DEFAULT_MAX_READ_AHEAD,
         }
     }
 }

@@ -120,13 +120,18 @@ enum Raw {
     V8(Value),
 }
 
-type Stashed = Result<(u64, Delivery<Raw>)>;
+/// A message read ahead: its offset, its length on the wire (the bytes
+/// it took from the stream), and it; or the error in its place, with the
+/// bytes that took.
+type Stashed = std::result::Result<(u64, usize, Delivery<Raw>), (Error, usize)>;
 
 /// The receiving state of a channel: bytes and fds in, messages out.
 pub(crate) struct RecvState {
     dec: Decoder,
     inbox: Inbox,
     stash: VecDeque<Stashed>,
+    /// Wire bytes of the messages in `stash`.
+    stashed_bytes: usize,
     serialization: Serialization,
     /// Control messages queued but not yet written (the socket was full).
     pub(crate) control_pending: bool,
@@ -148,6 +153,7 @@ impl RecvState {
             dec: Decoder::new(serialization, limits),
             inbox: Inbox::new(limits.max_pending_fds),
             stash: VecDeque::new(),
+            stashed_bytes: 0,
             serialization,
             control_pending: false,
         }
@@ -168,12 +174,13 @@ impl RecvState {
         if r.truncated {
             // Reported once the bytes are decoded: the handle message they
             // carried finds no fd and is answered NACK.
-            self.stash.push_back(Err(Error::Handle {
+            let e = Error::Handle {
                 offset: start,
                 reason: "fds came with this read but the kernel dropped them (MSG_CTRUNC: \
                          too many, or this process is out of fds)"
                     .into(),
-            }));
+            };
+            self.stash.push_back(Err((e, 0)));
         }
         Ok(r.len)
     }
@@ -194,9 +201,28 @@ impl RecvState {
     ) -> Option<Result<Delivery<T>>> {
         if let Some(stashed) = self.stash.pop_front() {
             let limits = *self.dec.limits();
-            return Some(stashed.and_then(|(offset, d)| typed(d, offset, &limits)));
+            return Some(match stashed {
+                Ok((offset, len, d)) => {
+                    self.stashed_bytes -= len;
+                    typed(d, offset, &limits.with_max_message_len(len))
+                }
+                Err((e, len)) => {
+                    self.stashed_bytes -= len;
+                    Err(e)
+                }
+            });
         }
         self.decode::<T>(send).map(|r| r.map(|(_, d)| d))
+    }
+
+    /// Whether the read-ahead queue may take more: a send waiting for an
+    /// ACK reads only while it may ([`Error::ReadAheadFull`] otherwise).
+    pub(crate) fn may_read_ahead(&self) -> Result<()> {
+        let limit = self.dec.limits().max_read_ahead;
+        match self.stashed_bytes >= limit {
+            true => Err(Error::ReadAheadFull { limit }),
+            false => Ok(()),
+        }
     }
 
     /// Decodes everything buffered into the read-ahead queue, acting on
@@ -204,6 +230,7 @@ impl RecvState {
     /// makes progress on a channel whose receiving half it holds.
     pub(crate) fn read_ahead(&mut self, send: &SendState) {
         loop {
+            let before = self.dec.next_offset();
             let next = match self.serialization {
                 Serialization::Json => self
                     .decode::<Box<RawValue>>(send)
@@ -212,10 +239,13 @@ impl RecvState {
                     .decode::<Value>(send)
                     .map(|r| r.map(|(o, d)| (o, map_user(d, Raw::V8)))),
             };
-            match next {
-                Some(r) => self.stash.push_back(r),
-                None => return,
-            }
+            let Some(next) = next else { return };
+            // The message's bytes, or those an error skipped: a flood of
+            // bad messages counts too.
+            let len = usize::try_from(self.dec.next_offset() - before).unwrap_or(usize::MAX);
+            self.stashed_bytes = self.stashed_bytes.saturating_add(len);
+            self.stash
+                .push_back(next.map(|(o, d)| (o, len, d)).map_err(|e| (e, len)));
         }
     }
 
@@ -262,8 +292,9 @@ fn map_user<T, U>(d: Delivery<T>, f: impl FnOnce(T) -> U) -> Delivery<U> {
     }
 }
 
-/// A read-ahead message as the `T` asked for now. A message that does
-/// not fit `T` is an error, and its handle is closed.
+/// A read-ahead message as the `T` asked for now, within `limits` (whose
+/// `max_message_len` is the message's length on the wire). A message
+/// that does not fit `T` is an error, and its handle is closed.
 fn typed<T: DeserializeOwned>(
     d: Delivery<Raw>,
     offset: u64,
@@ -275,14 +306,9 @@ fn typed<T: DeserializeOwned>(
             crate::codec::json::Frame::new(raw.get().as_bytes(), offset).parse()?,
             h,
         ),
-        // The frame's length is not kept: the size the value holds stands
-        // for it (a looser base, for read-ahead only).
+        // `limits` has the frame's length as max_message_len.
         Delivery::User(Raw::V8(v), h) => Delivery::User(
-            from_value_limited(
-                &v,
-                &limits.with_max_message_len(v.held_bytes().min(limits.max_message_len)),
-            )
-            .map_err(|e| Error::Decode {
+            from_value_limited(&v, limits).map_err(|e| Error::Decode {
                 offset,
                 kind: DecodeError::Mismatch(e.to_string()),
             })?,

@@ -84,3 +84,103 @@ fn nested_handle_wrappers_all_come_off_with_one_ack_each_as_in_node() {
         }
     }));
 }
+
+/// A raw peer that floods `{"n": i}` lines until `stop` is set, then
+/// writes the ACK and `{"done": true}`, then reads until EOF (what we
+/// sent). Returns how many it flooded, and what it read.
+fn flooder(
+    raw: UnixStream,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(u64, String)> {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    std::thread::spawn(move || {
+        let mut raw = raw;
+        let mut n = 0u64;
+        while !stop.load(Ordering::SeqCst) {
+            raw.write_all(format!("{{\"n\":{n}}}\n").as_bytes())
+                .unwrap();
+            n += 1;
+        }
+        raw.write_all(b"{\"cmd\":\"NODE_HANDLE_ACK\"}\n{\"done\":true}\n")
+            .unwrap();
+        let mut sink = Vec::new();
+        raw.read_to_end(&mut sink).unwrap();
+        (n, String::from_utf8(sink).unwrap())
+    })
+}
+
+const READ_AHEAD: usize = 64 << 10;
+
+/// What the Rust side got after the send stopped: every `n` in order up to
+/// `done`, none lost; and the peer got the message queued behind the
+/// handle.
+fn check_flood(got: &[Value], (flooded, peer_read): (u64, String)) {
+    assert!(peer_read.ends_with("{\"after\":1}\n"), "{peer_read}");
+    let ns: Vec<u64> = got.iter().filter_map(|v| v["n"].as_u64()).collect();
+    assert_eq!(
+        ns,
+        (0..flooded).collect::<Vec<_>>(),
+        "messages lost or reordered"
+    );
+    assert_eq!(got.last(), Some(&json!({"done": true})));
+}
+
+/// Issue 18, defect 2: an unsplit channel's send that waits for
+/// `NODE_HANDLE_ACK` keeps what the peer sends meanwhile for `recv`, but at
+/// most `Limits::max_read_ahead` bytes: a peer that floods and never ACKs
+/// gets `Error::ReadAheadFull` from the send queued behind the handle (no
+/// hang, no unbounded memory), nothing is lost, and once the messages are
+/// received the ACK lets `flush` finish.
+#[test]
+fn a_flood_while_a_send_waits_for_its_ack_is_bounded_async() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    runtime().block_on(common::timeout(TIMEOUT, async {
+        let (ours, raw) = UnixStream::pair().unwrap();
+        let limits = nodeipc::Limits::default().with_max_read_ahead(READ_AHEAD);
+        let mut ch = Channel::from_fd(ours.into(), Serialization::Json, limits).unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let peer = flooder(raw, stop.clone());
+        let (given, _kept) = UnixStream::pair().unwrap();
+        ch.send_with_handle(&json!({"h": 1}), given).await.unwrap();
+        // Queued behind the handle: the send waits for its ACK.
+        match ch.send(&json!({"after": 1})).await {
+            Err(nodeipc::Error::ReadAheadFull { limit }) => assert_eq!(limit, READ_AHEAD),
+            other => panic!("expected ReadAheadFull, got {other:?}"),
+        }
+        stop.store(true, Ordering::SeqCst);
+        let mut got = Vec::new();
+        while got.last() != Some(&json!({"done": true})) {
+            got.push(ch.recv::<Value>().await.unwrap().expect("a message"));
+        }
+        ch.flush().await.expect("the ACK came: the queue goes");
+        drop(ch);
+        check_flood(&got, peer.join().unwrap());
+    }));
+}
+
+/// The same on the blocking channel.
+#[test]
+fn a_flood_while_a_send_waits_for_its_ack_is_bounded_blocking() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (ours, raw) = UnixStream::pair().unwrap();
+    let limits = nodeipc::Limits::default().with_max_read_ahead(READ_AHEAD);
+    let mut ch =
+        nodeipc::blocking::Channel::from_fd(ours.into(), Serialization::Json, limits).unwrap();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let peer = flooder(raw, stop.clone());
+    let (given, _kept) = UnixStream::pair().unwrap();
+    ch.send_with_handle(&json!({"h": 1}), given).unwrap();
+    match ch.send(&json!({"after": 1})) {
+        Err(nodeipc::Error::ReadAheadFull { limit }) => assert_eq!(limit, READ_AHEAD),
+        other => panic!("expected ReadAheadFull, got {other:?}"),
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut got = Vec::new();
+    while got.last() != Some(&json!({"done": true})) {
+        got.push(ch.recv::<Value>().unwrap().expect("a message"));
+    }
+    ch.flush().expect("the ACK came: the queue goes");
+    drop(ch);
+    check_flood(&got, peer.join().unwrap());
+}
