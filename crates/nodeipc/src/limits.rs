@@ -98,18 +98,20 @@ pub struct Limits {
     /// The fds held are closed once the message their bytes were part of is
     /// decoded (see [`crate::handle`]). 0 refuses every fd.
     pub max_pending_fds: usize,
-    /// Bytes of the peer's messages (as sent) an unsplit channel keeps
-    /// for later `recv`s while a send waits for the peer's
-    /// `NODE_HANDLE_ACK`. Default 16 MiB.
+    /// Bytes of the peer's messages an unsplit channel keeps for later
+    /// `recv`s while a send waits for the peer's `NODE_HANDLE_ACK`, each
+    /// counted as its length on the wire, plus what it decoded to (an
+    /// `advanced` message's [`Value`](crate::Value)), plus 64. Default
+    /// 16 MiB.
     ///
     /// The ACK may come after other messages, so the waiting send reads
     /// them and keeps them; a peer that floods and never answers would
     /// otherwise grow this side without bound (1.7 GB in 10 s). Past the
     /// bound the send returns
     /// [`Error::ReadAheadFull`](crate::Error::ReadAheadFull) (recoverable:
-    /// nothing is lost) instead of reading further. The kept messages hold
-    /// what they decode to, up to about 32 bytes per value of an
-    /// `advanced` message; one message past the bound is kept whole.
+    /// nothing is lost) instead of reading further. The messages of the
+    /// last read (64 KiB) may go past the bound, and one message is kept
+    /// whole: a 16 MiB flood of tiny `json` messages peaked at 26 MB.
     pub max_read_ahead: usize,
 }
 

@@ -120,17 +120,27 @@ enum Raw {
     V8(Value),
 }
 
-/// A message read ahead: its offset, its length on the wire (the bytes
-/// it took from the stream), and it; or the error in its place, with the
-/// bytes that took.
-type Stashed = std::result::Result<(u64, usize, Delivery<Raw>), (Error, usize)>;
+/// A message read ahead (or the error in its place), with what it costs
+/// against `Limits::max_read_ahead`.
+struct Stashed {
+    item: Result<(u64, Delivery<Raw>)>,
+    /// Its length on the wire: the bytes it took from the stream.
+    len: usize,
+    /// What keeping it costs: its length, what it decoded to, and a
+    /// constant for the queue entry.
+    cost: usize,
+}
+
+/// What a kept message costs on top of its length and value: its place in
+/// the queue.
+const STASH_ENTRY_COST: usize = 64;
 
 /// The receiving state of a channel: bytes and fds in, messages out.
 pub(crate) struct RecvState {
     dec: Decoder,
     inbox: Inbox,
     stash: VecDeque<Stashed>,
-    /// Wire bytes of the messages in `stash`.
+    /// What the messages in `stash` cost (see [`Stashed::cost`]).
     stashed_bytes: usize,
     serialization: Serialization,
     /// Control messages queued but not yet written (the socket was full).
@@ -180,7 +190,11 @@ impl RecvState {
                          too many, or this process is out of fds)"
                     .into(),
             };
-            self.stash.push_back(Err((e, 0)));
+            self.stash(Stashed {
+                item: Err(e),
+                len: 0,
+                cost: STASH_ENTRY_COST,
+            });
         }
         Ok(r.len)
     }
@@ -199,20 +213,18 @@ impl RecvState {
         &mut self,
         send: &SendState,
     ) -> Option<Result<Delivery<T>>> {
-        if let Some(stashed) = self.stash.pop_front() {
-            let limits = *self.dec.limits();
-            return Some(match stashed {
-                Ok((offset, len, d)) => {
-                    self.stashed_bytes -= len;
-                    typed(d, offset, &limits.with_max_message_len(len))
-                }
-                Err((e, len)) => {
-                    self.stashed_bytes -= len;
-                    Err(e)
-                }
-            });
+        if let Some(Stashed { item, len, cost }) = self.stash.pop_front() {
+            self.stashed_bytes -= cost;
+            let limits = self.dec.limits().with_max_message_len(len);
+            return Some(item.and_then(|(offset, d)| typed(d, offset, &limits)));
         }
         self.decode::<T>(send).map(|r| r.map(|(_, d)| d))
+    }
+
+    /// Keeps `s` for a later `next`, counting its cost.
+    fn stash(&mut self, s: Stashed) {
+        self.stashed_bytes += s.cost;
+        self.stash.push_back(s);
     }
 
     /// Whether the read-ahead queue may take more: a send waiting for an
@@ -239,13 +251,16 @@ impl RecvState {
                     .decode::<Value>(send)
                     .map(|r| r.map(|(o, d)| (o, map_user(d, Raw::V8)))),
             };
-            let Some(next) = next else { return };
+            let Some(item) = next else { return };
             // The message's bytes, or those an error skipped: a flood of
             // bad messages counts too.
             let len = usize::try_from(self.dec.next_offset() - before).unwrap_or(usize::MAX);
-            self.stashed_bytes = self.stashed_bytes.saturating_add(len);
-            self.stash
-                .push_back(next.map(|(o, d)| (o, len, d)).map_err(|e| (e, len)));
+            let held = match &item {
+                Ok((_, Delivery::User(Raw::V8(v), _))) => v.held_bytes(),
+                _ => 0,
+            };
+            let cost = len.saturating_add(held).saturating_add(STASH_ENTRY_COST);
+            self.stash(Stashed { item, len, cost });
         }
     }
 
