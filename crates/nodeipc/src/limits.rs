@@ -81,7 +81,9 @@ pub struct Limits {
     /// large object many times is read whole with `recv::<Value>()`, which
     /// keeps the sharing and costs what the message holds, or with a larger
     /// `max_expansion`. `json` messages have no sharing: they are bounded by
-    /// `max_message_len` alone.
+    /// `max_message_len` alone (a line holds at most one value per 2
+    /// bytes; read as `serde_json::Value`, a line of zeros took 39× its
+    /// length).
     pub max_expansion: usize,
     /// Most fds held for messages not yet complete: fds the kernel handed
     /// over with bytes whose message has not been decoded yet. Default 64.
