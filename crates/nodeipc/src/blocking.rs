@@ -367,12 +367,15 @@ fn flush_locked<'a>(
                     // Nobody is receiving: read the answer here,
                     // keeping what else comes for the next `recv`.
                     drop(out);
-                    if reading.eof {
-                        return Err(Error::Disconnected);
+                    // What is buffered first: the ACK may be there already.
+                    if !reading.state.read_ahead(&shared.send) {
+                        if reading.eof {
+                            return Err(Error::Disconnected);
+                        }
+                        reading.state.may_read_ahead()?;
+                        shared.fill(&mut reading, Duration::ZERO)?;
+                        reading.state.read_ahead(&shared.send);
                     }
-                    reading.state.may_read_ahead()?;
-                    shared.fill(&mut reading, Duration::ZERO)?;
-                    reading.state.read_ahead(&shared.send);
                     shared.answer(&mut reading);
                     drop(reading);
                     out = shared.send.lock();

@@ -491,12 +491,15 @@ impl Receiver {
     /// ([`Error::ReadAheadFull`]) once `Limits::max_read_ahead` bytes are
     /// kept.
     async fn read_ahead(&mut self) -> Result<()> {
-        if self.eof {
-            return Err(Error::Disconnected);
+        // What is buffered first: the ACK may be there already.
+        if !self.state.read_ahead(&self.shared.send) {
+            if self.eof {
+                return Err(Error::Disconnected);
+            }
+            self.state.may_read_ahead()?;
+            self.fill().await?;
+            self.state.read_ahead(&self.shared.send);
         }
-        self.state.may_read_ahead()?;
-        self.fill().await?;
-        self.state.read_ahead(&self.shared.send);
         self.answer();
         Ok(())
     }

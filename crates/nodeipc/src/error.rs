@@ -104,18 +104,23 @@ pub enum Error {
     /// A send waited for the peer's `NODE_HANDLE_ACK` (an unsplit channel
     /// reads ahead meanwhile, keeping the peer's messages for `recv`) while
     /// the peer sent more than [`Limits::max_read_ahead`](crate::Limits::max_read_ahead)
-    /// bytes of other messages. Nothing is lost: the handle message went
+    /// bytes of other messages, or more than
+    /// [`Limits::max_pending_fds`](crate::Limits::max_pending_fds) handles. Nothing is lost: the handle message went
     /// out, what is queued behind it stays queued, and the messages read
     /// ahead come out of the next `recv`s. Receive them, then
     /// [`flush`](crate::Channel::flush) (or send again) to go on waiting for
     /// the ACK.
     #[error(
-        "the peer sent more than {limit} bytes of messages while a send waited for its \
-         NODE_HANDLE_ACK (Limits::max_read_ahead); recv them, then flush"
+        "the peer sent more than {limit} bytes of messages (Limits::max_read_ahead), or \
+         {fds} handles (Limits::max_pending_fds), while a send waited for its \
+         NODE_HANDLE_ACK; recv them, then flush"
     )]
     ReadAheadFull {
-        /// The limit in force.
+        /// `Limits::max_read_ahead` in force.
         limit: usize,
+        /// `Limits::max_pending_fds` in force: handles kept count against
+        /// it too (each holds an open fd).
+        fds: usize,
     },
     /// An operating-system error.
     #[error(transparent)]

@@ -129,6 +129,8 @@ struct Stashed {
     /// What keeping it costs: its length, what it decoded to, and a
     /// constant for the queue entry.
     cost: usize,
+    /// Whether it holds a handle (an open fd).
+    fd: bool,
 }
 
 /// What a kept message costs on top of its length and value: its place in
@@ -142,6 +144,8 @@ pub(crate) struct RecvState {
     stash: VecDeque<Stashed>,
     /// What the messages in `stash` cost (see [`Stashed::cost`]).
     stashed_bytes: usize,
+    /// How many of them hold a handle.
+    stashed_fds: usize,
     serialization: Serialization,
     /// Control messages queued but not yet written (the socket was full).
     pub(crate) control_pending: bool,
@@ -164,6 +168,7 @@ impl RecvState {
             inbox: Inbox::new(limits.max_pending_fds),
             stash: VecDeque::new(),
             stashed_bytes: 0,
+            stashed_fds: 0,
             serialization,
             control_pending: false,
         }
@@ -194,6 +199,7 @@ impl RecvState {
                 item: Err(e),
                 len: 0,
                 cost: STASH_ENTRY_COST,
+                fd: false,
             });
         }
         Ok(r.len)
@@ -213,8 +219,15 @@ impl RecvState {
         &mut self,
         send: &SendState,
     ) -> Option<Result<Delivery<T>>> {
-        if let Some(Stashed { item, len, cost }) = self.stash.pop_front() {
+        if let Some(Stashed {
+            item,
+            len,
+            cost,
+            fd,
+        }) = self.stash.pop_front()
+        {
             self.stashed_bytes -= cost;
+            self.stashed_fds -= usize::from(fd);
             let limits = self.dec.limits().with_max_message_len(len);
             return Some(item.and_then(|(offset, d)| typed(d, offset, &limits)));
         }
@@ -224,23 +237,33 @@ impl RecvState {
     /// Keeps `s` for a later `next`, counting its cost.
     fn stash(&mut self, s: Stashed) {
         self.stashed_bytes += s.cost;
+        self.stashed_fds += usize::from(s.fd);
         self.stash.push_back(s);
     }
 
     /// Whether the read-ahead queue may take more: a send waiting for an
-    /// ACK reads only while it may ([`Error::ReadAheadFull`] otherwise).
+    /// ACK reads only while it may ([`Error::ReadAheadFull`] otherwise):
+    /// under `Limits::max_read_ahead` bytes, and under
+    /// `Limits::max_pending_fds` handles (each an open fd).
     pub(crate) fn may_read_ahead(&self) -> Result<()> {
-        let limit = self.dec.limits().max_read_ahead;
-        match self.stashed_bytes >= limit {
-            true => Err(Error::ReadAheadFull { limit }),
-            false => Ok(()),
+        let limits = self.dec.limits();
+        if self.stashed_bytes >= limits.max_read_ahead || self.stashed_fds >= limits.max_pending_fds
+        {
+            return Err(Error::ReadAheadFull {
+                limit: limits.max_read_ahead,
+                fds: limits.max_pending_fds,
+            });
         }
+        Ok(())
     }
 
     /// Decodes everything buffered into the read-ahead queue, acting on
     /// the handle protocol's messages: how a send that waits for an ACK
-    /// makes progress on a channel whose receiving half it holds.
-    pub(crate) fn read_ahead(&mut self, send: &SendState) {
+    /// makes progress on a channel whose receiving half it holds. Whether
+    /// anything was decoded (the ACK may have been buffered already, behind
+    /// a message a `recv` returned).
+    pub(crate) fn read_ahead(&mut self, send: &SendState) -> bool {
+        let mut any = false;
         loop {
             let before = self.dec.next_offset();
             let next = match self.serialization {
@@ -251,7 +274,8 @@ impl RecvState {
                     .decode::<Value>(send)
                     .map(|r| r.map(|(o, d)| (o, map_user(d, Raw::V8)))),
             };
-            let Some(item) = next else { return };
+            let Some(item) = next else { return any };
+            any = true;
             // The message's bytes, or those an error skipped: a flood of
             // bad messages counts too.
             let len = usize::try_from(self.dec.next_offset() - before).unwrap_or(usize::MAX);
@@ -260,7 +284,13 @@ impl RecvState {
                 _ => 0,
             };
             let cost = len.saturating_add(held).saturating_add(STASH_ENTRY_COST);
-            self.stash(Stashed { item, len, cost });
+            let fd = matches!(&item, Ok((_, Delivery::User(_, Some(_)))));
+            self.stash(Stashed {
+                item,
+                len,
+                cost,
+                fd,
+            });
         }
     }
 

@@ -145,7 +145,7 @@ fn a_flood_while_a_send_waits_for_its_ack_is_bounded_async() {
         ch.send_with_handle(&json!({"h": 1}), given).await.unwrap();
         // Queued behind the handle: the send waits for its ACK.
         match ch.send(&json!({"after": 1})).await {
-            Err(nodeipc::Error::ReadAheadFull { limit }) => assert_eq!(limit, READ_AHEAD),
+            Err(nodeipc::Error::ReadAheadFull { limit, .. }) => assert_eq!(limit, READ_AHEAD),
             other => panic!("expected ReadAheadFull, got {other:?}"),
         }
         stop.store(true, Ordering::SeqCst);
@@ -172,7 +172,7 @@ fn a_flood_while_a_send_waits_for_its_ack_is_bounded_blocking() {
     let (given, _kept) = UnixStream::pair().unwrap();
     ch.send_with_handle(&json!({"h": 1}), given).unwrap();
     match ch.send(&json!({"after": 1})) {
-        Err(nodeipc::Error::ReadAheadFull { limit }) => assert_eq!(limit, READ_AHEAD),
+        Err(nodeipc::Error::ReadAheadFull { limit, .. }) => assert_eq!(limit, READ_AHEAD),
         other => panic!("expected ReadAheadFull, got {other:?}"),
     }
     stop.store(true, Ordering::SeqCst);
@@ -183,4 +183,98 @@ fn a_flood_while_a_send_waits_for_its_ack_is_bounded_blocking() {
     ch.flush().expect("the ACK came: the queue goes");
     drop(ch);
     check_flood(&got, peer.join().unwrap());
+}
+
+/// A peer that reads our handle message, then answers a message and the
+/// ACK in one write, then reads until it has `"m2"`.
+fn ack_behind_a_message(raw: UnixStream) -> std::thread::JoinHandle<String> {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        let mut raw = raw;
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !seen.ends_with(b"\n") {
+            let n = raw.read(&mut buf).unwrap();
+            seen.extend_from_slice(&buf[..n]);
+        }
+        raw.write_all(b"\"m1\"\n{\"cmd\":\"NODE_HANDLE_ACK\"}\n")
+            .unwrap();
+        while !String::from_utf8_lossy(&seen).contains("\"m2\"") {
+            let n = raw.read(&mut buf).unwrap();
+            assert!(n > 0, "EOF before m2");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(seen).unwrap()
+    })
+}
+
+/// The ACK arrives in the same read as a message that `recv` returns: it
+/// is still in the decoder when the next send waits for it, which must
+/// decode it, not wait for more bytes (a deadlock: the peer waits for us).
+#[test]
+fn an_ack_already_buffered_behind_a_received_message_releases_the_send() {
+    runtime().block_on(common::timeout(TIMEOUT, async {
+        let (ours, raw) = UnixStream::pair().unwrap();
+        let mut ch =
+            Channel::from_fd(ours.into(), Serialization::Json, Default::default()).unwrap();
+        let peer = ack_behind_a_message(raw);
+        let (given, _kept) = UnixStream::pair().unwrap();
+        ch.send_with_handle(&"h", given).await.unwrap();
+        assert_eq!(ch.recv::<String>().await.unwrap().as_deref(), Some("m1"));
+        ch.send(&"m2").await.unwrap();
+        drop(ch);
+        assert!(peer.join().unwrap().ends_with("\"m2\"\n"));
+    }));
+    let (ours, raw) = UnixStream::pair().unwrap();
+    let mut ch =
+        nodeipc::blocking::Channel::from_fd(ours.into(), Serialization::Json, Default::default())
+            .unwrap();
+    let _watchdog = common::Watchdog::new(std::process::id(), TIMEOUT);
+    let peer = ack_behind_a_message(raw);
+    let (given, _kept) = UnixStream::pair().unwrap();
+    ch.send_with_handle(&"h", given).unwrap();
+    assert_eq!(ch.recv::<String>().unwrap().as_deref(), Some("m1"));
+    ch.send(&"m2").unwrap();
+    drop(ch);
+    assert!(peer.join().unwrap().ends_with("\"m2\"\n"));
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Handles read ahead hold open fds: they count against
+/// `Limits::max_pending_fds`, so a peer that sends handle after handle and
+/// never ACKs ours cannot exhaust this process's fds while a send waits.
+#[test]
+fn handles_read_ahead_count_against_max_pending_fds() {
+    runtime().block_on(common::timeout(TIMEOUT, async {
+        let (ours, raw) = UnixStream::pair().unwrap();
+        let limits = nodeipc::Limits::default().with_max_pending_fds(16);
+        let mut ch = Channel::from_fd(ours.into(), Serialization::Json, limits).unwrap();
+        let before = open_fds();
+        let (given, _kept) = UnixStream::pair().unwrap();
+        ch.send_with_handle(&"h", given).await.unwrap();
+        let peer = std::thread::spawn(move || {
+            let (a, _b) = UnixStream::pair().unwrap();
+            let line = b"{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\",\"msg\":1}\n";
+            for _ in 0..200 {
+                common::send_with_fd(&raw, line, a.as_fd());
+            }
+            raw
+        });
+        // Each handle message is one read (the kernel does not merge reads
+        // that carry fds), so the send stops at the limit.
+        match ch.send(&"after").await {
+            Err(nodeipc::Error::ReadAheadFull { fds, .. }) => assert_eq!(fds, 16),
+            other => panic!("expected ReadAheadFull, got {other:?}"),
+        }
+        // 16 kept, those of the last reads not yet decoded, ours: the
+        // handle we sent (until its ACK) and the peer's pair.
+        let held = open_fds() - before;
+        assert!(held <= 16 + 8, "{held} fds held");
+        drop(ch);
+        // The peer fails to write once we are gone: that is its end.
+        let _ = peer.join();
+    }));
 }
