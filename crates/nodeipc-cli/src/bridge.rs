@@ -305,8 +305,13 @@ fn echo_loop<T: Serialize + DeserializeOwned>(
                     0 => tx.flush(),
                     _ => Ok(()),
                 });
-                if sent.is_err() {
-                    break sent;
+                match sent {
+                    // One message we cannot write back (a RegExp no
+                    // supported Node reads): reported, and the next one
+                    // is echoed.
+                    Err(e @ Error::Encode(_)) => eprintln!("nodeipc echo: {e}"),
+                    Err(e) => break Err(e),
+                    Ok(()) => {}
                 }
             }
             Ok(None) => break tx.flush(),

@@ -175,6 +175,29 @@ const run = (child, name) => new Promise((resolve, reject) => {
     assert_eq!(lines(&out.stdout), vec!["ok"]);
 }
 
+/// A message echo cannot write back (a RegExp over the checked length,
+/// which Node itself sent) is reported on stderr, and the next message is
+/// echoed.
+#[test]
+fn echo_reports_a_message_it_cannot_write_back_and_goes_on() {
+    if !have_node() {
+        return;
+    }
+    let script = r#"
+const { fork } = require('child_process');
+const c = fork('echo', [], { execPath: process.argv[1], execArgv: [], serialization: 'advanced', stdio: ['inherit', 'inherit', 'pipe', 'ipc'] });
+let err = '';
+c.stderr.on('data', (d) => { err += d; });
+c.on('message', (m) => { console.log(JSON.stringify(m)); c.disconnect(); });
+c.on('exit', (code) => console.log(code, /RegExp/.test(err)));
+c.send(new RegExp('a'.repeat(5000)));
+c.send('after');
+"#;
+    let out = run_with_input(Command::new("node").args(["-e", script, NODEIPC]), b"");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lines(&out.stdout), vec![r#""after""#, "0 true"]);
+}
+
 #[test]
 fn echo_without_a_channel_says_so() {
     let out = Command::new(NODEIPC)

@@ -453,15 +453,17 @@ impl<'v> Walk<'v, '_, '_> {
                 }
             }
             Value::RegExp(r) => {
-                if !r.is_valid() {
-                    let shown: String = r.source.to_string_lossy().chars().take(80).collect();
-                    return Err(format!(
-                        "RegExp /{shown}/{} does not compile in JS, or its source is over \
-                         {MAX_CHECKED_SOURCE} UTF-16 units (Node would die reading it)",
-                        r.flags
-                    ));
-                }
+                // Checked once per object: a repeat is a back-reference.
                 if self.object(r).is_some() {
+                    if !r.is_valid() {
+                        let shown: String = r.source.to_string_lossy().chars().take(80).collect();
+                        return Err(format!(
+                            "RegExp /{shown}/{} does not compile in every supported Node, or its \
+                             source is over {MAX_CHECKED_SOURCE} UTF-16 units (Node would die \
+                             reading it)",
+                            r.flags
+                        ));
+                    }
                     self.byte(tag::REGEXP);
                     self.string(&r.source)?;
                     self.varint(r.flags.bits());
