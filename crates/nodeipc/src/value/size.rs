@@ -33,12 +33,14 @@ impl Value {
         let mut stack = vec![self];
         let mut total = 0usize;
         while let Some(v) = stack.pop() {
-            total = total.saturating_add(VALUE_COST + payload_len(v));
+            total = total.saturating_add(VALUE_COST);
             if let Some(p) = v.object_ptr()
                 && !seen.insert(p)
             {
                 continue;
             }
+            // A shared buffer or boxed string is held once.
+            total = total.saturating_add(payload_len(v));
             match v {
                 Value::Array(a) => {
                     stack.extend(a.elements().map(|(_, v)| v));
@@ -74,6 +76,21 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_buffers_and_boxed_strings_count_once() {
+        for shared in [
+            Value::buffer(vec![0; 1 << 16]),
+            Value::from(Primitive::String("s".repeat(1 << 16).into())),
+        ] {
+            let v = Value::array(vec![shared.clone(); 64]);
+            assert!(
+                v.held_bytes() < (1 << 16) + 66 * VALUE_COST,
+                "{}",
+                v.held_bytes()
+            );
+        }
+    }
 
     #[test]
     fn shared_objects_count_once() {

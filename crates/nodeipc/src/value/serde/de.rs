@@ -63,6 +63,18 @@ impl Budget {
         }
     }
 
+    /// Takes `bytes` more from the budget (object keys, the numbers a byte
+    /// buffer read as a sequence becomes).
+    fn charge(&self, bytes: usize) -> Result<()> {
+        let left = self
+            .bytes
+            .get()
+            .checked_sub(bytes)
+            .ok_or_else(over_budget)?;
+        self.bytes.set(left);
+        Ok(())
+    }
+
     /// Enters a container: takes the cost of handing out `children`, `len`
     /// of them (holes included, which cost one each), and one level. The
     /// children are looked at only once `len` fits, so a huge sparse array
@@ -78,26 +90,39 @@ impl Budget {
                  Rust type; read a nodeipc::Value for deeper messages)"
             )));
         }
-        let too_many = || {
-            Error::custom(
-                "the message expands past its read-out budget (Limits::max_expansion × its \
-                 size, or Limits::max_elements values: a shared object counts at every place \
-                 it appears, a sparse array's holes one by one; read it as a nodeipc::Value \
-                 to keep the sharing)",
-            )
-        };
-        let values = self.values.get().checked_sub(len).ok_or_else(too_many)?;
+        let values = self.values.get().checked_sub(len).ok_or_else(over_budget)?;
         let bytes = self
             .bytes
             .get()
             .checked_sub(len.saturating_mul(VALUE_COST))
-            .ok_or_else(too_many)?;
+            .ok_or_else(over_budget)?;
         let payload: usize = children.map(payload_len).sum();
-        let bytes = bytes.checked_sub(payload).ok_or_else(too_many)?;
+        let bytes = bytes.checked_sub(payload).ok_or_else(over_budget)?;
         self.values.set(values);
         self.bytes.set(bytes);
         self.depth.set(self.depth.get() + 1);
         Ok(Level(self))
+    }
+}
+
+fn over_budget() -> Error {
+    Error::custom(
+        "the message expands past its read-out budget (Limits::max_expansion × its size, or \
+         Limits::max_elements values: a shared object counts at every place it appears, a \
+         sparse array's holes one by one; read it as a nodeipc::Value to keep the sharing)",
+    )
+}
+
+/// What each byte of a buffer read as a sequence of numbers costs: the
+/// size of a `u64` or `f64` (a `serde_json::Value` takes more, 72 bytes).
+const BYTE_ELEMENT_COST: usize = 8;
+
+/// What an object key costs beyond its entry: its text (an index as the
+/// up to 10 digits it is).
+fn key_len(k: &Key<'_>) -> usize {
+    match k {
+        Key::Index(_) => 10,
+        Key::Name(s) => s.storage_len(),
     }
 }
 
@@ -223,6 +248,7 @@ impl<'de> Deserializer<'de> for De<'de, '_> {
             }
             Value::Object(o) => {
                 let _level = self.1.enter(o.len(), o.iter().map(|(_, v)| v))?;
+                self.1.charge(o.iter().map(|(k, _)| key_len(&k)).sum())?;
                 let mut map = ObjectAccess {
                     iter: o.iter(),
                     value: None,
@@ -327,7 +353,11 @@ impl<'de> Deserializer<'de> for De<'de, '_> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self.bytes() {
-            Some(bytes) => visit_byte_seq(bytes, visitor),
+            Some(bytes) => {
+                self.1
+                    .charge(bytes.len().saturating_mul(BYTE_ELEMENT_COST))?;
+                visit_byte_seq(bytes, visitor)
+            }
             None => self.deserialize_any(visitor),
         }
     }

@@ -402,10 +402,18 @@ fn reading_out_is_bounded_by_what_it_produces_not_what_the_value_holds() {
     assert!(from_value_limited::<Vec<String>>(&shared, &bytes(14_528)).is_ok());
     let err = from_value_limited::<Vec<String>>(&shared, &bytes(14_527)).unwrap_err();
     assert!(err.to_string().contains("Limits::max_expansion"), "{err}");
+    // A buffer read as a sequence also costs 8 per element (the numbers it
+    // becomes), and object keys their text: 2 × (32 + 40 000) + 2 × 1 +
+    // 2 × 320 000.
     let b = Value::buffer(vec![0u8; 40_000]);
     let m = Value::object([("a", b.clone()), ("b", b)]);
-    assert!(from_value_limited::<HashMap<String, Vec<u8>>>(&m, &bytes(14_528)).is_ok());
-    assert!(from_value_limited::<HashMap<String, Vec<u8>>>(&m, &bytes(14_527)).is_err());
+    assert!(from_value_limited::<HashMap<String, Vec<u8>>>(&m, &bytes(654_530)).is_ok());
+    assert!(from_value_limited::<HashMap<String, Vec<u8>>>(&m, &bytes(654_529)).is_err());
+    // A long key shared 200 times is counted each time.
+    let o = Value::object([("k".repeat(1 << 20), 0)]);
+    let keys = Value::array(vec![o; 200]);
+    let limits = Limits::default().with_max_message_len(1 << 20);
+    assert!(from_value_limited::<serde_json::Value>(&keys, &limits).is_err());
     // Enum content counts too.
     #[derive(Deserialize, Debug, PartialEq)]
     enum E {
