@@ -329,7 +329,8 @@ impl Error {
     ///
     /// False when the channel is over, or was never made:
     /// - [`Error::UnexpectedEof`]: the peer closed its end mid-message;
-    ///   nothing more arrives (the next `recv` returns `Ok(None)`).
+    ///   nothing more arrives (the next `recv` returns `Ok(None)`, after an
+    ///   [`Error::Handle`] if an fd came with the cut-off message).
     /// - [`Error::Disconnected`]: the channel is closed.
     /// - [`Error::NoChannel`], [`Error::InvalidChannelFd`],
     ///   [`Error::UnsupportedSerialization`]: no channel was made.

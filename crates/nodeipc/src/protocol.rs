@@ -187,8 +187,8 @@ impl RecvState {
         let r = sys::recv_with_fds(sock, self.dec.read_buf(), &mut fds, nowait)?;
         self.inbox.arrived(start, start + r.len as u64, fds);
         if r.truncated {
-            // Reported once the bytes are decoded: the handle message they
-            // carried finds no fd and is answered NACK.
+            // Reported once the bytes are decoded. The fds that did arrive
+            // are there: a handle message takes the first, as usual.
             let e = Error::Handle {
                 offset: start,
                 reason: "fds came with this read but the kernel dropped them (MSG_CTRUNC: \

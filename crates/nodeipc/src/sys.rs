@@ -81,8 +81,10 @@ pub(crate) fn send_with_fd(sock: impl AsFd, buf: &[u8], fd: BorrowedFd<'_>) -> i
     )?)
 }
 
-/// Most fds taken from one `recvmsg`. Node sends one per message; a peer
-/// that sends more in one write gets [`Received::truncated`].
+/// Fds one `recvmsg` has room for at least. Node sends one per message; a
+/// peer that sends more in one write than the control buffer holds (16 on
+/// Linux: the buffer also has room for the `cmsghdr`, which the fds use when
+/// it is not needed) gets [`Received::truncated`].
 const MAX_FDS_PER_READ: usize = 4;
 
 /// What one [`recv_with_fds`] call read.
