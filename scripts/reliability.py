@@ -173,6 +173,19 @@ def read_all(sock):
         out += chunk
 
 
+def reader_thread(sock, into, delay=0):
+    """A started thread that reads `sock` into `into` until EOF, after
+    `delay` seconds."""
+
+    def read():
+        time.sleep(delay)
+        into.extend(read_all(sock))
+
+    t = threading.Thread(target=read)
+    t.start()
+    return t
+
+
 def read_until(sock, marker, have=b""):
     out = bytearray(have)
     while marker not in out:
@@ -378,23 +391,12 @@ def s_flood_slow_reader(nodeipc, ser):
     n = 1_000_000
     chunk = b"".join(message(ser, f"m{i}") for i in range(1000))
     got = bytearray()
-    stop = threading.Event()
-
-    def reader():
-        time.sleep(2)  # a slow reader: nothing read for 2 s
-        while True:
-            c = sock.recv(1 << 20)
-            if not c:
-                break
-            got.extend(c)
-
-    t = threading.Thread(target=reader)
-    t.start()
+    # A slow reader: nothing read for 2 s.
+    t = reader_thread(sock, got, delay=2)
     for _ in range(n // 1000):
         sock.sendall(chunk)
     sock.shutdown(socket.SHUT_WR)
     t.join()
-    stop.set()
     run.wait()
     count = count_messages(ser, bytes(got), "m")
     ok = count == n
@@ -466,16 +468,7 @@ def s_signal_storm(nodeipc, ser):
     t = threading.Thread(target=storm)
     t.start()
     got = bytearray()
-
-    def reader():
-        while True:
-            c = sock.recv(1 << 20)
-            if not c:
-                break
-            got.extend(c)
-
-    rt = threading.Thread(target=reader)
-    rt.start()
+    rt = reader_thread(sock, got)
     chunk = b"".join(message(ser, f"m{i}") for i in range(1000))
     for _ in range(n // 1000):
         sock.sendall(chunk)
