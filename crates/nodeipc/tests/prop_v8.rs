@@ -168,7 +168,13 @@ fn check_reencodes(payload: &[u8]) -> Result<(), TestCaseError> {
     match decode_payload(payload, &small_limits()) {
         Ok(v) => {
             let mut out = Vec::new();
-            encode_payload(&v, &mut out).expect("a decoded value encodes");
+            match encode_payload(&v, &mut out) {
+                Ok(()) => {}
+                // The reader takes any RegExp source (what Node sent, V8
+                // compiled); the writer refuses one that does not compile.
+                Err(Error::Encode(e)) if e.to_string().starts_with("RegExp /") => return Ok(()),
+                Err(e) => prop_assert!(false, "a decoded value does not encode: {e}"),
+            }
             let back = decode_payload(&out, &Limits::default()).expect("our bytes decode");
             prop_assert_eq!(&back, &v);
             let mut again = Vec::new();
