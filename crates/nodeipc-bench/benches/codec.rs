@@ -1,9 +1,10 @@
 //! Codec micro-benchmarks: which JSON parser, and what the decoder and the
-//! encoder cost per message, on the workloads of `shared/bench/README.md`.
+//! encoder cost per message, on the message shapes of `nodeipc bench`
+//! (`docs/benchmarks.md`, "Workloads").
 //!
 //! ```sh
-//! cargo bench -p nodeipc --bench codec                # everything, ≈ 2 min
-//! cargo bench -p nodeipc --bench codec -- '^1k/'      # one workload
+//! cargo bench -p nodeipc-bench --bench codec             # everything, ≈ 2 min
+//! cargo bench -p nodeipc-bench --bench codec -- '^1k/'   # one workload
 //! ```
 //!
 //! Workloads (one line each, as Node writes them): `tiny` = `{"i":N}`;
