@@ -1,5 +1,5 @@
-//! `nodeipc bench`: the benchmark matrix of `shared/bench/README.md`, run
-//! for three pairs side by side, in one run:
+//! `nodeipc bench`: the benchmark matrix of `docs/benchmarks.md`, run for
+//! three pairs side by side, in one run:
 //!
 //! - **Rust ↔ Rust**: this process as parent, a second `nodeipc` process
 //!   (`nodeipc bench peer`, hidden) as child, connected by
@@ -7,9 +7,13 @@
 //!   the Node baseline is two processes too, so both pay the same
 //!   scheduling and cross-CPU wake-ups, and a Rust user's workers are
 //!   processes.
-//! - **Rust → Node**: this process as parent, `node node-peer.js` as child.
-//! - **Node ↔ Node**: `node node-baseline.js --json` (which forks
-//!   `node-peer.js`).
+//! - **Rust → Node**: this process as parent, `node node-bench.js peer` as
+//!   child.
+//! - **Node ↔ Node**: `node node-bench.js baseline` (which forks itself as
+//!   the peer with Node's own `fork()`).
+//!
+//! The Node script is `bench/node-bench.js`, embedded in the binary and
+//! written to a temporary file, so an installed `nodeipc` needs only `node`.
 //! - **socket**: the bare socketpair between two `nodeipc` processes, the
 //!   payload bytes and nothing else (one-way cells of 64 KiB and more):
 //!   the ceiling the kernel sets (`bench/socket.rs`).
@@ -35,7 +39,7 @@ use std::process::{ExitCode, Stdio};
 use nodeipc::Serialization;
 
 use measure::Outcome;
-use node::BenchDir;
+use node::NodeScript;
 use report::{Machine, Row};
 use workload::{Cell, Direction, Mode, Pair, SerializationArg, Size};
 
@@ -43,18 +47,13 @@ type BoxError = Box<dyn std::error::Error>;
 
 /// Options of `nodeipc bench`.
 ///
-/// Full run (the counts of `common.js`): about 1½ minutes on 2 cores.
+/// Full run (the counts of `workload::default_count`): about 1½ minutes on
+/// 2 cores.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
     #[command(subcommand)]
     sub: Option<Sub>,
-
-    /// Directory holding node-peer.js and node-baseline.js [default:
-    /// $NODEIPC_NODE_BENCH_DIR, else ../shared/bench from the current
-    /// directory or the workspace]
-    #[arg(long, value_name = "DIR")]
-    node_bench_dir: Option<PathBuf>,
 
     /// The node binary.
     #[arg(long, value_name = "PATH", default_value = "node")]
@@ -68,7 +67,7 @@ pub struct BenchArgs {
     #[arg(long)]
     json: bool,
 
-    /// Also write the JSON document to FILE (as run-all.js --out does).
+    /// Also write the JSON document to FILE.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 
@@ -93,7 +92,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pair: Vec<Pair>,
 
-    /// Messages per cell, overriding the defaults of common.js.
+    /// Messages per cell, overriding the defaults (docs/benchmarks.md).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
 
@@ -118,7 +117,7 @@ pub struct BenchArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum Sub {
-    /// The Rust child end of the benchmark (node-peer.js's protocol).
+    /// The Rust child end of the benchmark (node-bench.js peer's protocol).
     #[command(hide = true)]
     Peer,
     /// The other end of the `socket` pair (bare bytes on stdin).
@@ -145,19 +144,16 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, BoxError> {
     let needs_node = pairs
         .iter()
         .any(|p| matches!(p, Pair::RustNode | Pair::NodeNode));
-    let dir = if needs_node {
-        Some(BenchDir::find(args.node_bench_dir.clone())?)
+    let script = if needs_node {
+        Some(NodeScript::write()?)
     } else {
         None
     };
-    if let Some(dir) = &dir {
-        eprintln!("Node peers from {}", dir.path().display());
-    }
     let machine = machine(&args.node, needs_node);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let rows = rt.block_on(run_cells(&args, &cells, &pairs, dir.as_ref()))?;
+    let rows = rt.block_on(run_cells(&args, &cells, &pairs, script.as_ref()))?;
 
     let doc = report::json(&machine, &rows, &notes, args.quick);
     if let Some(out) = &args.out {
@@ -193,7 +189,8 @@ fn or_all<T: Copy>(chosen: &[T], all: &[T]) -> Vec<T> {
     }
 }
 
-/// The matrix in `run-all.js`'s order, filtered, with the pinned round
+/// The matrix in its order (per serialization: throughput c2p then p2c by
+/// size, round trips by size, the seed), filtered, with the pinned round
 /// trips after the unpinned ones.
 fn cells(args: &BenchArgs) -> Vec<Cell> {
     let sizes = or_all(&args.size, &Size::ALL);
@@ -275,7 +272,7 @@ async fn run_cells(
     args: &BenchArgs,
     cells: &[Cell],
     pairs: &[Pair],
-    dir: Option<&BenchDir>,
+    script: Option<&NodeScript>,
 ) -> Result<Vec<Row>, BoxError> {
     let exe = std::env::current_exe()?;
     let mut rows = Vec::new();
@@ -295,7 +292,7 @@ async fn run_cells(
                 eprint!("{cell}:");
             }
             for (k, &pair) in pairs.iter().enumerate() {
-                let outcome = run_pair(pair, cell, &exe, &args.node, dir).await;
+                let outcome = run_pair(pair, cell, &exe, &args.node, script).await;
                 eprint!(" {} {}", pair.as_str(), progress(&outcome));
                 runs[k].push(outcome);
             }
@@ -319,7 +316,7 @@ async fn run_pair(
     cell: &Cell,
     exe: &std::path::Path,
     node: &OsString,
-    dir: Option<&BenchDir>,
+    script: Option<&NodeScript>,
 ) -> Outcome {
     let result = match pair {
         Pair::Socket => match socket::runs(cell) {
@@ -327,8 +324,8 @@ async fn run_pair(
             Err(why) => return Outcome::Skipped(why),
         },
         Pair::NodeNode => {
-            let dir = dir.expect("looked up when a Node pair is selected");
-            node::run(node, dir, cell).await
+            let script = script.expect("written when a Node pair is selected");
+            node::run(node, script, cell).await
         }
         Pair::RustRust | Pair::RustNode => {
             let Ok(serialization) = cell.serialization.as_str().parse::<Serialization>() else {
@@ -342,9 +339,9 @@ async fn run_pair(
                 cmd.args(["bench", "peer"]);
                 cmd
             } else {
-                let dir = dir.expect("looked up when a Node pair is selected");
+                let script = script.expect("written when a Node pair is selected");
                 let mut cmd = nodeipc::Command::new(node);
-                cmd.args(dir.peer(cell));
+                cmd.arg(script.path()).arg("peer");
                 cmd
             };
             cmd.serialization(serialization).stdin(Stdio::null());
@@ -453,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn full_matrix_is_run_all_order_plus_pinned_round_trips() {
+    fn full_matrix_is_in_order_with_pinned_round_trips_last() {
         let cells = cells_for(&[]);
         // 2 directions × 4 sizes, 2 × 4 round trips, 1 seed.
         assert_eq!(cells.len(), 8 + 8 + 1);

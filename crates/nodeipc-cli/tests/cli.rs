@@ -262,14 +262,11 @@ fn bench_quick_rust_pair_runs_and_reports_every_cell() {
 
 #[test]
 fn bench_runs_the_1_mib_buffer_cells_in_advanced_only() {
-    // With node and shared/bench (the harness's default search) the Node
-    // pairs too: their peers get the Buffer size from the preloaded
-    // node-buffer.js. A few messages per cell: a smoke run.
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench");
-    let pairs = if have_node() && shared.join("node-peer.js").is_file() {
+    // With node, the Node pairs too (their script is embedded in the
+    // binary). A few messages per cell: a smoke run.
+    let pairs = if have_node() {
         "rust-rust,rust-node,node-node,socket"
     } else {
-        eprintln!("no node or no {}: Rust ↔ Rust only", shared.display());
         "rust-rust,socket"
     };
     let report = bench_report(&[

@@ -1,4 +1,4 @@
-//! What one cell measured, computed as `node-baseline.js` computes it.
+//! What one cell measured, computed as `node-bench.js baseline` computes it.
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::workload::Cell;
 
 /// The numbers of one cell for one pair; field names are those of
-/// `node-baseline.js --json`.
+/// `node-bench.js baseline`'s line.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Measured {
@@ -40,7 +40,7 @@ impl Measured {
     }
 
     /// From the timed round trips, in µs (sorted here). Quantiles as in
-    /// `node-baseline.js`: `lat[max(0, ceil(p·n) − 1)]`.
+    /// `node-bench.js`: `lat[max(0, ceil(p·n) − 1)]`.
     pub fn latency(mut lat_us: Vec<f64>) -> Measured {
         lat_us.sort_by(f64::total_cmp);
         let n = lat_us.len();

@@ -1,6 +1,8 @@
-//! Node ↔ Node cells: `node node-baseline.js --json …`, one fresh process
-//! pair per cell, exactly as `run-all.js` runs them; the Node peers'
-//! scripts, and the 1 MiB Buffer size they lack (`node-buffer.js`).
+//! The Node ends of the benchmark: `node-bench.js` (this directory),
+//! embedded in the binary and written to a temporary file, run as the
+//! child of Rust → Node cells (`peer`) and as the whole Node ↔ Node pair
+//! (`baseline`, which forks itself as the peer). One fresh process pair per
+//! cell.
 
 use std::ffi::OsString;
 use std::io::{self, Write as _};
@@ -10,87 +12,28 @@ use std::time::Duration;
 
 use super::BoxError;
 use super::measure::Measured;
-use super::workload::{Cell, mode_str};
+use super::workload::{Cell, warmup};
 
-/// Longest one `node-baseline.js` run may take.
+/// Longest one Node ↔ Node cell may take.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// `node-buffer.js`: preloaded into the shared scripts, it adds the
-/// `1mbuf` size (`{i, b}`, `b` a 1 MiB Buffer) that `shared/bench` lacks.
-const NODE_BUFFER_JS: &str = include_str!("node-buffer.js");
+/// The script: both Node roles, the cell from `BENCH_*` variables.
+const NODE_BENCH_JS: &str = include_str!("node-bench.js");
 
-/// Where `node-baseline.js` and `node-peer.js` are, and our
-/// `node-buffer.js` (written to a temporary file, removed on drop).
+/// `node-bench.js`, written out for this run (removed on drop).
 #[derive(Debug)]
-pub struct BenchDir {
-    dir: PathBuf,
-    node_buffer_js: TempFile,
-}
+pub struct NodeScript(TempFile);
 
-impl BenchDir {
-    /// `--node-bench-dir`, else `$NODEIPC_NODE_BENCH_DIR`, else
-    /// `../shared/bench` from the current directory or from this
-    /// workspace (where `cargo run` builds it), else `shared/bench` from
-    /// the current directory.
-    pub fn find(flag: Option<PathBuf>) -> Result<BenchDir, BoxError> {
-        let (candidates, origin): (Vec<PathBuf>, _) = if let Some(dir) = flag {
-            (vec![dir], "--node-bench-dir")
-        } else if let Some(dir) = std::env::var_os("NODEIPC_NODE_BENCH_DIR") {
-            (vec![dir.into()], "NODEIPC_NODE_BENCH_DIR")
-        } else {
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-            let cwd = std::env::current_dir().unwrap_or_default();
-            (
-                vec![
-                    cwd.join("../shared/bench"),
-                    workspace.join("../shared/bench"),
-                    cwd.join("shared/bench"),
-                ],
-                "the default search",
-            )
-        };
-        for dir in &candidates {
-            if dir.join("node-peer.js").is_file() && dir.join("node-baseline.js").is_file() {
-                return Ok(BenchDir {
-                    dir: dir.canonicalize().unwrap_or_else(|_| dir.clone()),
-                    node_buffer_js: TempFile::new("node-buffer.js", NODE_BUFFER_JS)?,
-                });
-            }
-        }
-        let tried: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
-        Err(format!(
-            "no Node benchmark directory (node-peer.js + node-baseline.js) found by {origin}; \
-             tried: {}. Pass --node-bench-dir DIR or set NODEIPC_NODE_BENCH_DIR, \
-             or leave the Node pairs out with --pair rust-rust",
-            tried.join(", ")
-        )
-        .into())
+impl NodeScript {
+    /// Writes the embedded script to the temporary directory.
+    pub fn write() -> Result<NodeScript, BoxError> {
+        TempFile::new("node-bench.js", NODE_BENCH_JS).map(NodeScript)
     }
 
-    /// `node` arguments that run `node-peer.js` for `cell`.
-    pub fn peer(&self, cell: &Cell) -> Vec<OsString> {
-        self.script(cell, "node-peer.js")
-    }
-
-    /// `node` arguments that run `node-baseline.js` for `cell`.
-    pub fn baseline(&self, cell: &Cell) -> Vec<OsString> {
-        self.script(cell, "node-baseline.js")
-    }
-
-    /// `[--require node-buffer.js] DIR/name`: the preload only for the
-    /// Buffer size, so the other cells run the shared scripts as they are.
-    fn script(&self, cell: &Cell, name: &str) -> Vec<OsString> {
-        let mut args = Vec::new();
-        if cell.size.is_buffer() {
-            args.push("--require".into());
-            args.push(self.node_buffer_js.0.clone().into());
-        }
-        args.push(self.dir.join(name).into());
-        args
-    }
-
+    /// Where it is: `node PATH peer` is the child end of a cell (its
+    /// `BENCH_*` variables from `Cell::peer_env`).
     pub fn path(&self) -> &Path {
-        &self.dir
+        &self.0.0
     }
 }
 
@@ -131,30 +74,31 @@ impl Drop for TempFile {
     }
 }
 
-/// Runs one cell Node ↔ Node and reads its `--json` line.
-pub async fn run(node: &OsString, dir: &BenchDir, cell: &Cell) -> Result<Measured, BoxError> {
+/// Runs one cell Node ↔ Node (`node node-bench.js baseline`) and reads
+/// the line it prints.
+pub async fn run(node: &OsString, script: &NodeScript, cell: &Cell) -> Result<Measured, BoxError> {
     let mut cmd = tokio::process::Command::new(node);
-    cmd.args(dir.baseline(cell))
-        .args(["--json", "--serialization", cell.serialization.as_str()])
-        .args(["--mode", mode_str(cell.mode)])
-        .args(["--size", cell.size.as_str()])
-        .args(["--direction", cell.peer_direction().as_str()])
-        .args(["--count", &cell.count.to_string()])
+    cmd.arg(script.path())
+        .arg("baseline")
+        .envs(cell.peer_env())
+        .env("BENCH_WARMUP", warmup(cell.count).to_string())
+        .env("BENCH_SERIALIZATION", cell.serialization.as_str())
         .stdin(Stdio::null())
         .kill_on_drop(true);
     let out = tokio::time::timeout(TIMEOUT, cmd.output())
         .await
-        .map_err(|_| format!("node-baseline.js: no result after {TIMEOUT:?}"))?
+        .map_err(|_| format!("node-bench.js baseline: no result after {TIMEOUT:?}"))?
         .map_err(|e| format!("cannot start {}: {e}", node.to_string_lossy()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!(
-            "node-baseline.js exited with {}: {}",
+            "node-bench.js baseline exited with {}: {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         )
         .into());
     }
     let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).map_err(|e| format!("node-baseline.js printed {line:?}: {e}").into())
+    serde_json::from_str(line)
+        .map_err(|e| format!("node-bench.js baseline printed {line:?}: {e}").into())
 }

@@ -1,7 +1,7 @@
-//! The Rust parent: spawns a peer (`node node-peer.js` or `nodeipc bench
-//! peer`) with `nodeipc::Command` and drives one cell of the `node-peer.js`
+//! The Rust parent: spawns a peer (`node node-bench.js peer` or `nodeipc
+//! bench peer`) with `nodeipc::Command` and drives one cell of the peers'
 //! protocol (ready → go → data → done; the parent closes the channel),
-//! timing it the way `node-baseline.js` does.
+//! timing it the way `node-bench.js baseline` does.
 
 use std::time::{Duration, Instant};
 

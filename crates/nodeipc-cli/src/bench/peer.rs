@@ -1,7 +1,8 @@
-//! `nodeipc bench peer` (hidden): the Rust twin of `node-peer.js`, the
-//! child end for Rust ↔ Rust cells. Same options (`BENCH_MODE`,
-//! `BENCH_SIZE`, `BENCH_COUNT`, `BENCH_DIRECTION`), same protocol, so one
-//! parent driver serves both peers.
+//! `nodeipc bench peer` (hidden): the Rust twin of `node-bench.js peer`, the
+//! child end for Rust ↔ Rust cells. The cell from the same variables
+//! (`Cell::peer_env`; it reads `BENCH_SIZE` where the script reads
+//! `BENCH_FIELD` and `BENCH_BYTES`), the same protocol, so one parent
+//! driver serves both peers.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -55,7 +56,7 @@ fn options() -> Result<Options, String> {
     })
 }
 
-/// Runs the peer; exit 2 on bad options or no channel, as `node-peer.js`.
+/// Runs the peer; exit 2 on bad options or no channel, as `node-bench.js`.
 pub fn run() -> Result<ExitCode, BoxError> {
     let o = match options() {
         Ok(o) => o,
@@ -132,7 +133,7 @@ async fn serve(mut ch: Channel, o: &Options) -> Result<(), BoxError> {
             ch.send(&done(t0.elapsed().as_secs_f64() * 1e3)).await?;
         }
     }
-    // Stay until the parent closes the channel, as node-peer.js does.
+    // Stay until the parent closes the channel, as node-bench.js does.
     while ch.recv::<IgnoredAny>().await?.is_some() {}
     Ok(())
 }

@@ -2,10 +2,10 @@
 //!
 //! Round trips on this kind of VM are bimodal: with the two processes on
 //! different vCPUs every hop pays a cross-CPU wake-up (Node json tiny p50
-//! ≈ 70 µs), on one CPU it does not (p50 ≈ 11 µs; `shared/bench/README.md`).
+//! ≈ 75 µs), on one CPU it does not (p50 ≈ 15 µs; `docs/benchmarks.md`).
 //! Pinning the calling thread pins every process it spawns from then on
 //! (the mask is inherited through fork and exec), so the same guard serves
-//! Rust ↔ Rust, Rust ↔ Node and `node node-baseline.js` alike, the
+//! Rust ↔ Rust, Rust ↔ Node and `node node-bench.js baseline` alike, the
 //! equivalent of `taskset -c CPU`.
 
 use std::io;

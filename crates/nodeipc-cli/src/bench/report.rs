@@ -53,8 +53,8 @@ pub struct Machine {
     pub date: String,
 }
 
-/// Relative spread of one cell between runs on this VM
-/// (`shared/bench/README.md`: most cells agree within 5–10 %).
+/// Relative spread of one cell between runs on this VM (most throughput
+/// cells of two back-to-back runs agree within 5–10 %, `docs/benchmarks.md`).
 const NOISE: f64 = 0.05;
 
 /// One target of the project and whether this run meets it.
@@ -272,7 +272,7 @@ pub fn markdown(
     );
     let _ = writeln!(
         s,
-        "Rust→Node = Rust parent (nodeipc::Command) ↔ Node child (node-peer.js). \
+        "Rust→Node = Rust parent (nodeipc::Command) ↔ Node child (node-bench.js peer). \
          Ratios are against Node↔Node from this run: msgs/s (= MB/s) ratio for \
          throughput, Node p50 ÷ p50 for round trips; above 1× Rust is faster.\n"
     );
@@ -373,7 +373,8 @@ pub fn markdown(
 }
 
 /// The `--json` document: `{machine, quick, notes, results, targets}`, each
-/// result in `node-baseline.js --json`'s shape plus `pair` and `pinned`.
+/// result in `node-bench.js baseline`'s shape plus the cell, `pair` and
+/// `pinned`.
 pub fn json(machine: &Machine, rows: &[Row], notes: &[String], quick: bool) -> Value {
     let mut results = Vec::new();
     for r in rows {

@@ -1,5 +1,7 @@
-//! The workloads of `shared/bench/README.md` (`common.js`): message shapes,
-//! default counts, and one cell of the matrix.
+//! The workloads of `nodeipc bench` (`docs/benchmarks.md`, "Workloads"):
+//! message shapes, default counts, and one cell of the matrix. The Node
+//! script takes each cell from `Cell::peer_env`, so this file is the one
+//! definition.
 
 use std::fmt;
 
@@ -38,8 +40,8 @@ pub enum Size {
     #[value(name = "1m")]
     #[serde(rename = "1m")]
     M1,
-    /// `{i, b}`, `b` a Buffer of 1048576 bytes (`advanced` only: not in
-    /// `shared/bench`, added to the Node peers by `node-buffer.js`).
+    /// `{i, b}`, `b` a Buffer of 1048576 bytes (`advanced` only: in `json`
+    /// a Buffer is not a Buffer, see `runs_in`).
     #[value(name = "1mbuf")]
     #[serde(rename = "1mbuf")]
     M1Buf,
@@ -112,11 +114,11 @@ pub enum Pair {
     #[value(name = "rust-rust")]
     #[serde(rename = "rust-rust")]
     RustRust,
-    /// `nodeipc bench` (parent) ↔ `node node-peer.js` (child).
+    /// `nodeipc bench` (parent) ↔ `node node-bench.js peer` (child).
     #[value(name = "rust-node")]
     #[serde(rename = "rust-node")]
     RustNode,
-    /// `node node-baseline.js` ↔ `node node-peer.js`.
+    /// `node node-bench.js baseline` ↔ the `peer` it forks.
     #[value(name = "node-node")]
     #[serde(rename = "node-node")]
     NodeNode,
@@ -161,7 +163,8 @@ impl SerializationArg {
 /// Bytes of one seed message (a bare string).
 pub const SEED_BYTES: usize = 1 << 20;
 
-/// `common.js` `DEFAULT_COUNT`: one to three seconds per Node cell here.
+/// Messages per cell: one to three seconds per Node ↔ Node cell on a
+/// 2-core machine.
 /// The 1 MiB Buffer has the counts of the 1 MiB string.
 pub fn default_count(mode: Mode, size: Size) -> u64 {
     match (mode, size) {
@@ -187,7 +190,8 @@ pub fn quick_count(mode: Mode, size: Size) -> u64 {
     }
 }
 
-/// Round trips before the timed ones (`node-baseline.js`).
+/// Round trips before the timed ones: a tenth of the timed ones, at most
+/// 1000.
 pub fn warmup(count: u64) -> u64 {
     count.div_ceil(10).min(1000)
 }
@@ -197,7 +201,7 @@ pub fn warmup(count: u64) -> u64 {
 pub struct Cell {
     pub serialization: SerializationArg,
     pub mode: Mode,
-    /// `None` for roundtrip (`node-baseline.js` reports `null` there).
+    /// `None` for roundtrip (the report says `null` there).
     pub direction: Option<Direction>,
     pub size: Size,
     pub count: u64,
@@ -214,18 +218,28 @@ impl Cell {
         }
     }
 
-    /// The direction `node-peer.js` is told (it wants one even when unused).
+    /// The direction the peers are told (they want one even when unused).
     pub fn peer_direction(&self) -> Direction {
         self.direction.unwrap_or(Direction::C2p)
     }
 
-    /// `BENCH_*` environment for a peer, as `node-baseline.js` sets it.
-    pub fn peer_env(&self) -> [(&'static str, String); 4] {
+    /// The `BENCH_*` environment that tells a peer (`nodeipc bench peer`,
+    /// `node-bench.js`) the cell. `BENCH_SIZE` is for the Rust peer, which
+    /// shares this file; the Node script builds its messages from
+    /// `BENCH_FIELD` (`s`, `b` or empty) and `BENCH_BYTES`.
+    pub fn peer_env(&self) -> [(&'static str, String); 6] {
+        let field = match self.size {
+            Size::Tiny => "",
+            Size::M1Buf => "b",
+            Size::K1 | Size::K64 | Size::M1 => "s",
+        };
         [
             ("BENCH_MODE", mode_str(self.mode).to_owned()),
             ("BENCH_SIZE", self.size.as_str().to_owned()),
             ("BENCH_COUNT", self.count.to_string()),
             ("BENCH_DIRECTION", self.peer_direction().as_str().to_owned()),
+            ("BENCH_FIELD", field.to_owned()),
+            ("BENCH_BYTES", self.payload().to_string()),
         ]
     }
 }
