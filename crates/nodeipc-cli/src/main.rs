@@ -7,9 +7,21 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bridge;
 
-/// Node.js child_process IPC from the command line.
+/// Talk to Node.js programs over their child_process IPC channel (what
+/// fork() and process.send use), from the shell.
 #[derive(Debug, Parser)]
-#[command(name = "nodeipc", version, about)]
+#[command(
+    name = "nodeipc",
+    version,
+    long_about = "Talk to Node.js programs over their child_process IPC channel (what fork() \
+                  and process.send use), from the shell.\n\n\
+                  `nodeipc run` starts a program with an IPC channel and turns the messages \
+                  into JSON lines: one line of stdin is one message to the child, one line of \
+                  stdout one message from it. `nodeipc echo` is a child for Node parents that \
+                  sends back every message. `nodeipc bench` compares Rust and Node IPC on \
+                  this machine. Run `nodeipc help <COMMAND>` for the details of each.",
+    after_long_help = EXAMPLES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,8 +51,38 @@ enum Command {
     /// even with replies it did not read.
     Echo,
     /// Run the benchmark matrix (Rust <-> Rust, Rust <-> Node, Node <-> Node).
+    ///
+    /// Every cell (a message size and a workload: throughput either way,
+    /// round trips, 1 MiB strings) runs once for each pair of processes,
+    /// one pair after the other, and the tables give the Rust pairs' ratios
+    /// against Node <-> Node from the same run. The Node pairs need node
+    /// (--node); their script is built into nodeipc. Without options: the
+    /// json matrix, about 1.5 minutes on 2 cores. The workloads and how
+    /// they are timed: docs/benchmarks.md in the nodeipc repository.
     Bench(Box<bench::BenchArgs>),
 }
+
+/// The examples at the end of `nodeipc --help`.
+const EXAMPLES: &str = "\
+Examples:
+  # Send one message to a Node child and print its answer
+  echo '{\"n\":1}' | nodeipc run -- node -e \"process.on('message', m => process.send({twice: m.n * 2}))\"
+  {\"twice\":2}
+
+  # Speak Node's 'advanced' serialization (Buffers, Maps, BigInts, Dates)
+  nodeipc run --serialization advanced -- node worker.js < requests.ndjson > replies.ndjson
+
+  # An echo child for a Node parent (fork() it, or spawn it with stdio [0, 1, 2, 'ipc'])
+  node -e \"const c = require('child_process').spawn('nodeipc', ['echo'], {stdio: [0, 1, 2, 'ipc']}); c.on('message', m => { console.log(m); c.disconnect(); }); c.send({hi: 1})\"
+
+  # Rust vs Node IPC on this machine: a smoke run, then the full matrix (needs node)
+  nodeipc bench --quick
+  nodeipc bench --serialization json,advanced
+
+Exit status: `run` exits with the child's code (128 + signal if it was killed), `echo` with 0
+when its parent closes the channel, `bench` with 1 when a cell fails (or, with --check, a
+target is missed); any command with 2 when nodeipc itself fails (a bad argument, a program
+that cannot start).";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -545,3 +545,28 @@ fn run_skips_a_stdin_line_over_max_line_len_and_goes_on() {
     assert!(stderr.contains(&too_long(2, long.len())), "{stderr}");
     assert!(stderr.contains(&too_long(4, 1025)), "{stderr}");
 }
+
+#[test]
+fn version_and_long_help_are_there_for_a_shell_user() {
+    let version = Command::new(NODEIPC)
+        .arg("--version")
+        .output()
+        .expect("run");
+    assert!(version.status.success(), "{version:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        concat!("nodeipc ", env!("CARGO_PKG_VERSION"))
+    );
+    let help = Command::new(NODEIPC).arg("--help").output().expect("run");
+    assert!(help.status.success(), "{help:?}");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for part in [
+        "Examples:",
+        "nodeipc run --",
+        "nodeipc echo",
+        "nodeipc bench",
+        "Exit status",
+    ] {
+        assert!(help.contains(part), "{part:?} missing from --help:\n{help}");
+    }
+}
