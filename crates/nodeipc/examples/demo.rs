@@ -3,7 +3,8 @@
 //! over 1 MiB and non-ASCII text.
 //!
 //! ```sh
-//! cargo run --release --example demo
+//! cargo run --example demo             # builds fastest: the README's first command
+//! cargo run --release --example demo   # the timings it prints mean something
 //! ```
 
 use std::time::Instant;
@@ -137,6 +138,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{n} small request/replies, pipelined: {secs:.2} s ({:.0} round trips/s)",
         n as f64 / secs
     );
+    if cfg!(debug_assertions) {
+        println!("(timings of an unoptimized build: add --release for representative ones)");
+    }
 
     channel.disconnect().await?;
     let status = child.wait().await?;
