@@ -16,7 +16,7 @@ use rustix::net::{
 };
 
 /// A connected pair of unix stream sockets, both CLOEXEC, as libuv makes
-/// for `'ipc'` (PROTOCOL.md §1.1).
+/// for `'ipc'` (docs/protocol.md §1.1).
 pub(crate) fn stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(socketpair(
         AddressFamily::UNIX,
@@ -64,7 +64,7 @@ pub(crate) fn wait(fd: impl AsFd, read: bool, write: bool) -> io::Result<bool> {
 }
 
 /// Writes as much of `buf` as the socket takes, with `fd` attached as one
-/// `SCM_RIGHTS` fd, as libuv's `uv_write2` sends a handle (PROTOCOL.md
+/// `SCM_RIGHTS` fd, as libuv's `uv_write2` sends a handle (docs/protocol.md
 /// §4.3): the fd rides on the first byte. No `SIGPIPE`.
 pub(crate) fn send_with_fd(sock: impl AsFd, buf: &[u8], fd: BorrowedFd<'_>) -> io::Result<usize> {
     let fds = [fd];

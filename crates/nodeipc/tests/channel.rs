@@ -250,7 +250,7 @@ fn a_failed_exec_is_an_error_whatever_the_channel_fd() {
     for fd in 3..12 {
         let r = nodeipc::Command::new("/nonexistent/program")
             .channel_fd(fd)
-            .spawn_blocking();
+            .blocking_spawn();
         match r {
             Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "fd {fd}"),
             other => panic!("fd {fd}: {other:?}"),
@@ -261,7 +261,7 @@ fn a_failed_exec_is_an_error_whatever_the_channel_fd() {
 #[test]
 fn spawning_the_inner_command_directly_fails_instead_of_leaking_an_fd() {
     let mut cmd = nodeipc::Command::new("true");
-    let (mut child, _channel) = cmd.spawn_blocking().unwrap();
+    let (mut child, _channel) = cmd.blocking_spawn().unwrap();
     assert!(child.wait().unwrap().success());
     let err = cmd.as_tokio_mut().as_std_mut().status().unwrap_err();
     assert_eq!(err.raw_os_error(), Some(9), "EBADF: {err}");

@@ -1,6 +1,5 @@
-//! The sending side of handle passing, shared by a channel's two halves:
-//! the queue of encoded messages, which of them carry an fd, and the
-//! `NODE_HANDLE_ACK` wait (PROTOCOL.md §4.4).
+//! The send queue: encoded messages, which of them carry an fd, and the
+//! `NODE_HANDLE_ACK` wait (docs/protocol.md §4.4).
 //!
 //! Node's rules, kept here:
 //! - the fd rides on the write that starts the `NODE_HANDLE` message;
@@ -21,25 +20,15 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use serde::Serialize;
 
-use super::{HandleType, OutgoingHandle};
 use crate::codec::json::READ_CHUNK;
 use crate::codec::{SendBuf, Serialization};
 use crate::error::Result;
+use crate::handle::{HandleType, OutgoingHandle};
+use crate::message::HandleWrapper;
 
 /// How often Node sends a `net.Socket` again after a NACK
 /// (`MAX_HANDLE_RETRANSMISSIONS` in `lib/internal/child_process.js`).
 pub(crate) const MAX_RETRANSMISSIONS: u32 = 3;
-
-/// The `NODE_HANDLE` wrapper, with Node's key order (PROTOCOL.md §4.2).
-#[derive(Serialize)]
-struct Wrapper<'a, T: ?Sized> {
-    cmd: &'static str,
-    #[serde(rename = "type")]
-    ty: &'static str,
-    msg: &'a T,
-    #[serde(rename = "dgramType", skip_serializing_if = "Option::is_none")]
-    dgram_type: Option<&'static str>,
-}
 
 /// A `NODE_HANDLE` message in the queue, not yet started.
 #[derive(Debug)]
@@ -112,12 +101,11 @@ impl Outbox {
         handle: OutgoingHandle,
     ) -> Result<()> {
         let start = self.buf.end();
-        self.buf.push(&Wrapper {
-            cmd: "NODE_HANDLE",
-            ty: handle.ty.as_str(),
+        self.buf.push(&HandleWrapper::new(
             msg,
-            dgram_type: handle.dgram_type,
-        })?;
+            handle.ty.as_str(),
+            handle.dgram_type,
+        ))?;
         let end = self.buf.end();
         let copy =
             (handle.ty == HandleType::NetSocket).then(|| self.buf.range(start, end).to_vec());
