@@ -240,6 +240,13 @@ impl Channel {
         self.rx.recv_message()
     }
 
+    /// See [`Receiver::recv_message_with_handle`].
+    pub fn recv_message_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(Message<T>, Option<Handle>)>> {
+        self.rx.recv_message_with_handle()
+    }
+
     /// Writes out everything queued, then closes the channel.
     pub fn disconnect(mut self) -> Result<()> {
         self.flush()
@@ -407,6 +414,14 @@ impl Receiver {
     /// The next message, user or internal (a handle that came with one is
     /// closed).
     pub fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
+        Ok(self.recv_message_with_handle()?.map(|(m, _)| m))
+    }
+
+    /// The next message, user or internal, with the handle that came with
+    /// it; see [`crate::Receiver::recv_message_with_handle`].
+    pub fn recv_message_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(Message<T>, Option<Handle>)>> {
         Ok(self.next::<T>()?.map(Delivery::into_message))
     }
 

@@ -238,6 +238,13 @@ impl Channel {
         self.rx.recv_message().await
     }
 
+    /// See [`Receiver::recv_message_with_handle`].
+    pub async fn recv_message_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(Message<T>, Option<Handle>)>> {
+        self.rx.recv_message_with_handle().await
+    }
+
     /// Writes out everything queued, then closes the channel: the peer sees
     /// `'disconnect'` (Node's `disconnect()`: a plain close, no bytes).
     pub async fn disconnect(mut self) -> Result<()> {
@@ -474,8 +481,18 @@ impl Receiver {
 
     /// The next message, user or internal. Cancel-safe, like
     /// [`recv`](Self::recv). A handle that came with a message is closed
-    /// (see [`recv_with_handle`](Self::recv_with_handle)).
+    /// (see [`recv_message_with_handle`](Self::recv_message_with_handle)).
     pub async fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
+        Ok(self.recv_message_with_handle().await?.map(|(m, _)| m))
+    }
+
+    /// The next message, user or internal, with the handle that came with
+    /// it: what Node's `'message'` and `'internalMessage'` listeners get
+    /// together (cluster's `newconn` is an internal message carrying the
+    /// connection). Cancel-safe.
+    pub async fn recv_message_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(Message<T>, Option<Handle>)>> {
         Ok(self.next::<T>().await?.map(Delivery::into_message))
     }
 
