@@ -58,6 +58,8 @@ pub use self::tokio::{Channel, Receiver, Sender};
 
 use std::io;
 use std::os::fd::BorrowedFd;
+#[cfg(feature = "tokio")]
+use std::{future::Future, pin::pin, task::Poll};
 
 use crate::sys;
 
@@ -68,4 +70,19 @@ fn send_some(sock: BorrowedFd<'_>, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> 
         None => sys::send_nosignal(sock, bytes),
         Some(fd) => sys::send_with_fd(sock, bytes, fd),
     }
+}
+
+/// Waits for `a` or `b`, whichever comes first: `Ok` with `a`'s output,
+/// `Err` with `b`'s.
+#[cfg(feature = "tokio")]
+pub(crate) async fn race<A, B>(
+    a: impl Future<Output = A>,
+    b: impl Future<Output = B>,
+) -> Result<A, B> {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    std::future::poll_fn(|cx| match a.as_mut().poll(cx) {
+        Poll::Ready(r) => Poll::Ready(Ok(r)),
+        Poll::Pending => b.as_mut().poll(cx).map(Err),
+    })
+    .await
 }

@@ -1,13 +1,11 @@
 //! The tokio driver of the channel core: it only does the I/O the core
 //! asks for and waits (readiness, `Notify`).
 
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -109,7 +107,7 @@ impl Shared {
                     match step {
                         AckStep::Retry => {}
                         AckStep::WaitReadable => {
-                            either(self.io.readable(), self.answered.notified()).await?;
+                            readable_or(&self.io, self.answered.notified()).await?;
                         }
                         AckStep::WaitReceiver => self.answered.notified().await,
                     }
@@ -119,17 +117,9 @@ impl Shared {
     }
 }
 
-/// Waits for `a` or `b`, whichever comes first.
-async fn either(
-    a: impl Future<Output = io::Result<()>>,
-    b: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    poll_fn(|cx| match a.as_mut().poll(cx) {
-        Poll::Ready(r) => Poll::Ready(r),
-        Poll::Pending => b.as_mut().poll(cx).map(Ok),
-    })
-    .await
+/// Waits until the socket is readable or `notified` fires.
+async fn readable_or(io: &UnixStream, notified: impl Future<Output = ()>) -> io::Result<()> {
+    super::race(io.readable(), notified).await.unwrap_or(Ok(()))
 }
 
 /// An IPC channel to a Node process (or to another nodeipc peer), speaking
@@ -532,7 +522,7 @@ impl Receiver {
                         shared.answer(&mut shared.recv());
                     }
                 }
-                Then::Sleep => either(shared.io.readable(), shared.read_ahead.notified()).await?,
+                Then::Sleep => readable_or(&shared.io, shared.read_ahead.notified()).await?,
             }
         }
     }
