@@ -24,8 +24,8 @@ fn example(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("example {name} not built next to {}", exe.display()))
 }
 
-fn primary(node: &Path, policy: &str, workers: usize, requests: usize, lazy: bool) -> Value {
-    primary_in(node, "json", policy, workers, requests, lazy)
+fn primary(node: &Path, policy: &str, workers: usize, requests: usize, flag: &str) -> Value {
+    primary_in(node, "json", policy, workers, requests, flag)
 }
 
 fn primary_in(
@@ -34,15 +34,15 @@ fn primary_in(
     policy: &str,
     workers: usize,
     requests: usize,
-    lazy: bool,
+    flag: &str,
 ) -> Value {
     let mut cmd = Command::new(node);
     cmd.env("SERIALIZATION", serialization);
     cmd.arg(common::script("cluster_primary.js"))
         .arg(example("cluster_worker"))
         .args([policy, &workers.to_string(), &requests.to_string()]);
-    if lazy {
-        cmd.arg("lazy");
+    if !flag.is_empty() {
+        cmd.arg(flag);
     }
     let out = common::run_with_timeout(cmd, Duration::from_secs(60)).unwrap();
     assert!(out.status.success(), "{policy}: {}", out.describe());
@@ -107,7 +107,7 @@ fn check_lifecycle(seen: &Value, workers: u64, policy: &str) {
 #[test]
 fn rust_workers_under_a_node_primary_round_robin() {
     let node = require_node!();
-    let seen = primary(&node, "rr", 2, 20, false);
+    let seen = primary(&node, "rr", 2, 20, "");
     check_lifecycle(&seen, 2, "rr");
     let by: BTreeSet<u64> = served_by(&seen).into_iter().collect();
     assert_eq!(by, BTreeSet::from([1, 2]), "every worker serves: {seen}");
@@ -116,7 +116,7 @@ fn rust_workers_under_a_node_primary_round_robin() {
 #[test]
 fn rust_workers_under_a_node_primary_sched_none() {
     let node = require_node!();
-    let seen = primary(&node, "none", 2, 20, false);
+    let seen = primary(&node, "none", 2, 20, "");
     check_lifecycle(&seen, 2, "none");
     // The kernel picks the acceptor: every request served, by some worker.
     assert_eq!(served_by(&seen).len(), 20, "{seen}");
@@ -125,7 +125,7 @@ fn rust_workers_under_a_node_primary_sched_none() {
 #[test]
 fn a_connection_a_worker_refuses_is_served_by_another() {
     let node = require_node!();
-    let seen = primary(&node, "rr", 2, 10, true);
+    let seen = primary(&node, "rr", 2, 10, "lazy");
     check_lifecycle(&seen, 2, "rr lazy");
     let by = served_by(&seen);
     assert_eq!(by.len(), 10, "{seen}");
@@ -138,8 +138,20 @@ fn a_connection_a_worker_refuses_is_served_by_another() {
 fn rust_workers_speak_advanced_too() {
     let node = require_node!();
     for policy in ["rr", "none"] {
-        let seen = primary_in(&node, "advanced", policy, 2, 10, false);
+        let seen = primary_in(&node, "advanced", policy, 2, 10, "");
         check_lifecycle(&seen, 2, policy);
         assert_eq!(served_by(&seen).len(), 10, "{seen}");
+    }
+}
+
+#[test]
+fn worker_kill_ends_a_rust_worker_with_sigterm() {
+    let node = require_node!();
+    let seen = primary(&node, "rr", 2, 0, "kill");
+    let exits = seen["exits"].as_array().unwrap();
+    assert_eq!(exits.len(), 2, "{seen}");
+    for e in exits {
+        assert_eq!(e["signal"], "SIGTERM", "{seen}");
+        assert_eq!(e["exitedAfterDisconnect"], false, "{seen}");
     }
 }

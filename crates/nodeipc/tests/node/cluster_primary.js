@@ -1,7 +1,7 @@
 'use strict';
 // A plain Node cluster primary of a Rust worker (tests/cluster.rs):
 //
-//   node cluster_primary.js <worker-exe> <rr|none> <workers> <requests> [lazy]
+//   node cluster_primary.js <worker-exe> <rr|none> <workers> <requests> [lazy|kill]
 //   (SERIALIZATION=advanced in the environment: the channels speak advanced)
 //
 // Forks <workers> copies of <worker-exe> (as process.execPath, see below)
@@ -11,12 +11,14 @@
 // waits for its exit. Prints one JSON line of what it saw. With `lazy`,
 // worker 1 is started with LAZY=1 (it takes one connection into its
 // queue and accepts nothing until the primary's message) and the requests
-// go out before the messages.
+// go out before the messages. With `kill`, each worker is killed
+// (worker.kill()) once it listens.
 
 const cluster = require('node:cluster');
 const http = require('node:http');
 
-const [exe, policy, workersArg, requestsArg, lazy] = process.argv.slice(2);
+const [exe, policy, workersArg, requestsArg, flag] = process.argv.slice(2);
+const lazy = flag === 'lazy';
 cluster.schedulingPolicy = policy === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR;
 // Node's cluster does not pass setupPrimary's `execPath` on to fork() (20
 // to 26: createWorkerProcess passes cwd, env, serialization, silent,
@@ -70,6 +72,19 @@ function ask(w) {
 
 (async () => {
   await listening;
+  if (flag === 'kill') {
+    // worker.kill(): SIGTERM, as Node's primary sends it.
+    await Promise.all(workers.map((w) => new Promise((resolve) => {
+      w.on('exit', (code, signal) => {
+        seen.exits.push({ id: w.id, code, signal, exitedAfterDisconnect: w.exitedAfterDisconnect });
+        resolve();
+      });
+      w.kill();
+    })));
+    clearTimeout(timer);
+    console.log(JSON.stringify(seen));
+    return;
+  }
   if (lazy) {
     const pending = Array.from({ length: requests }, get);
     // The lazy worker holds one connection; the rest are re-dispatched
