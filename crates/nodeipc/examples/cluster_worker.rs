@@ -19,7 +19,7 @@
 //!
 //! `LAZY=1` makes a worker at its limit: it holds one connection it has
 //! not accepted and refuses the rest (Node hands them to another worker)
-//! until the first message from the primary. `tests/cluster.rs` runs it.
+//! until the first message from the primary. `tests/cluster_worker.rs` runs it.
 
 use std::net::SocketAddr;
 

@@ -1,5 +1,5 @@
 'use strict';
-// A plain Node cluster primary of a Rust worker (tests/cluster.rs):
+// A plain Node cluster primary of a Rust worker (tests/cluster_worker.rs):
 //
 //   node cluster_primary.js <worker-exe> <rr|none> <workers> <requests> [lazy|kill|udp]
 //   (SERIALIZATION=advanced in the environment: the channels speak advanced)
