@@ -437,6 +437,68 @@ fn blocking_receiver_gets_messages_while_the_sender_waits_for_its_ack() {
     );
 }
 
+/// `Receiver::buffered` ("when 0, the next `recv` has to wait for the
+/// peer") counts only the read buffer, not the read-ahead queue. Since
+/// issue 17 a split tokio `Sender` reads ahead for its `Receiver`, so a
+/// `Receiver` can have messages waiting while `buffered()` says 0 (a loop
+/// that drains with `while rx.buffered() > 0` leaves them there). The
+/// blocking `Receiver::buffered` even blocks, on the receive state a
+/// `Sender` holds while it sleeps in `poll(2)` (bug 3).
+#[test]
+#[ignore = "bug: Receiver::buffered() does not count messages in the read-ahead queue"]
+fn buffered_counts_messages_read_ahead() {
+    let _one = serial();
+    current_thread().block_on(common::timeout(TIMEOUT, async {
+        let (ours, mut raw) = raw_pair();
+        let ch = Channel::from_fd(ours.into(), Serialization::Json, Limits::default()).unwrap();
+        let (mut tx, mut rx) = ch.split();
+        let (given, _kept) = UnixStream::pair().unwrap();
+        tx.send_with_handle(&"h", given).await.unwrap();
+        raw.write_all(b"\"m1\"\n").unwrap();
+        // The sender waits for the ACK and reads "m1" ahead meanwhile.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), tx.send(&"after"))
+                .await
+                .is_err()
+        );
+        let buffered = rx.buffered();
+        assert_eq!(rx.recv::<String>().await.unwrap().as_deref(), Some("m1"));
+        assert!(buffered > 0, "buffered() was 0 with \"m1\" waiting for recv");
+    }));
+}
+
+/// Behaviour change not in the CHANGELOG: in 15231d9 a blocking split
+/// `Sender` whose read-ahead queue filled failed with `ReadAheadFull`
+/// (`may_read_ahead()?` in `flush_locked`); now it waits for its
+/// `Receiver`. A program that keeps both halves on one thread (split only
+/// to store them apart) used to get an error and now hangs forever.
+#[test]
+#[ignore = "behaviour change: blocking split Sender with a full read-ahead queue now waits forever instead of ReadAheadFull"]
+fn blocking_split_sender_on_the_receivers_thread_does_not_hang() {
+    let _one = serial();
+    let (ours, raw) = raw_pair();
+    let ch =
+        blocking::Channel::from_fd(ours.into(), Serialization::Json, json_limits(4096)).unwrap();
+    let (mut tx, rx) = ch.split();
+    let (given, _kept) = UnixStream::pair().unwrap();
+    tx.send_with_handle(&"h", given).unwrap();
+    (&raw)
+        .write_all(&lines(0..200, |i| format!("{{\"n\":{i}}}")))
+        .unwrap();
+    let (done_tx, done) = std::sync::mpsc::channel();
+    // The same thread would own `rx` and call `recv` after this send.
+    std::thread::spawn(move || {
+        let r = tx.send(&"after");
+        let _ = done_tx.send(format!("{r:?}"));
+        std::mem::forget(tx);
+    });
+    let r = done
+        .recv_timeout(HANG)
+        .expect("the send waits for a Receiver its own thread holds");
+    assert!(r.contains("ReadAheadFull"), "{r}");
+    drop((rx, raw));
+}
+
 /// Minor, pre-existing (also in 15231d9): when a read brings more fds than
 /// `recvmsg` has room for (MSG_CTRUNC), `RecvCore::read` puts the error in
 /// the read-ahead queue at once — in front of the messages that came
