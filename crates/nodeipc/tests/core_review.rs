@@ -891,7 +891,59 @@ fn node_child_gets_many_handles_from_a_parent_without_receiver() {
     }));
 }
 
-#[allow(dead_code)]
-fn _uses(h: Handle) -> Handle {
-    h
+
+/// Real Node, both directions at once, split tokio halves in two tasks of
+/// a multi-thread runtime: we hand the child TCP listeners while it hands
+/// us servers of its own. Our `Sender` reads Node's ACKs itself whenever
+/// the `Receiver` is between `recv`s, and the `Receiver` ACKs Node's
+/// handles; everything arrives. Not covered before: handles crossing with
+/// Node, and the issue-17 "whoever is free reads" against a Node peer.
+#[test]
+fn handles_cross_with_a_node_child_in_both_directions() {
+    const N: u32 = 30;
+    let _one = serial();
+    let node = require_node!();
+    multi_thread().block_on(common::timeout(TIMEOUT, async {
+        let script = format!(
+            "const net = require('net'); const N = {N}; let got = 0;
+             process.on('message', (m, h) => {{
+               if (h) h.close();
+               if (++got === N) process.send({{ got }});
+             }});
+             for (let i = 0; i < N; i++) {{
+               const s = net.createServer();
+               s.listen(0, '127.0.0.1', () => process.send({{ i }}, s, () => s.close()));
+             }}"
+        );
+        let mut cmd = nodeipc::Command::new(&node);
+        cmd.args(["-e", &script]);
+        cmd.as_tokio_mut().kill_on_drop(true);
+        let (mut child, ch) = cmd.spawn().unwrap();
+        let (mut tx, mut rx) = ch.split();
+        let send = tokio::spawn(async move {
+            for i in 0..N {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                tx.send_with_handle(&i, l).await.unwrap();
+            }
+            tx
+        });
+        let mut servers = Vec::new();
+        let mut acked = None;
+        while acked.is_none() || servers.len() < N as usize {
+            let (m, h) = rx.recv_with_handle::<Value>().await.unwrap().unwrap();
+            if let Some(got) = m.get("got") {
+                acked = Some(got.as_u64().unwrap());
+            } else {
+                assert!(matches!(h, Some(Handle::TcpListener(_))), "{m} {h:?}");
+                servers.push(m["i"].as_u64().unwrap());
+            }
+        }
+        servers.sort_unstable();
+        assert_eq!(servers, (0..u64::from(N)).collect::<Vec<_>>());
+        assert_eq!(acked, Some(u64::from(N)));
+        let tx = send.await.unwrap();
+        tx.disconnect().await.unwrap();
+        drop(rx);
+        assert!(child.wait().await.unwrap().success());
+    }));
 }
