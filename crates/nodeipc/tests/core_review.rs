@@ -261,7 +261,8 @@ fn handles_kept_for_a_dropped_receiver_are_closed_when_it_goes() {
                 p.as_fd(),
             );
             drop(p);
-            q.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+            q.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
             theirs.push(q);
         }
         (&raw).write_all(ACK).unwrap();
@@ -333,7 +334,8 @@ fn blocking_sender_without_receiver_can_send_many_handles() {
     let _watchdog = common::Watchdog::new(std::process::id(), TIMEOUT * 2);
     let (a, b) = UnixStream::pair().unwrap();
     let a = blocking::Channel::from_fd(a.into(), Serialization::Json, json_limits(4096)).unwrap();
-    let mut b = blocking::Channel::from_fd(b.into(), Serialization::Json, Limits::default()).unwrap();
+    let mut b =
+        blocking::Channel::from_fd(b.into(), Serialization::Json, Limits::default()).unwrap();
     let (tx, rx) = a.split();
     drop(rx);
     let peer = std::thread::spawn(move || {
@@ -463,7 +465,10 @@ fn buffered_counts_messages_read_ahead() {
         );
         let buffered = rx.buffered();
         assert_eq!(rx.recv::<String>().await.unwrap().as_deref(), Some("m1"));
-        assert!(buffered > 0, "buffered() was 0 with \"m1\" waiting for recv");
+        assert!(
+            buffered > 0,
+            "buffered() was 0 with \"m1\" waiting for recv"
+        );
     }));
 }
 
@@ -521,7 +526,13 @@ fn a_truncated_read_is_reported_after_the_messages_before_it() {
         let mut control = SendAncillaryBuffer::new(&mut space);
         assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
         let line = b"{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\",\"msg\":1}\n\"last\"\n";
-        sendmsg(&raw, &[std::io::IoSlice::new(line)], &mut control, SendFlags::empty()).unwrap();
+        sendmsg(
+            &raw,
+            &[std::io::IoSlice::new(line)],
+            &mut control,
+            SendFlags::empty(),
+        )
+        .unwrap();
         let first = ch.recv::<String>().await;
         assert_eq!(
             first.as_ref().ok().cloned().flatten().as_deref(),
@@ -791,7 +802,8 @@ fn unasked_acks_are_ignored() {
     current_thread().block_on(common::timeout(TIMEOUT, async {
         let (ours, mut raw) = raw_pair();
         let mut ch = Channel::from_fd(ours.into(), Serialization::Json, Limits::default()).unwrap();
-        raw.write_all(b"{\"cmd\":\"NODE_HANDLE_ACK\"}\n1\n").unwrap();
+        raw.write_all(b"{\"cmd\":\"NODE_HANDLE_ACK\"}\n1\n")
+            .unwrap();
         ch.send(&"x").await.unwrap();
         match ch.recv_message::<u32>().await.unwrap() {
             Some(Message::Internal(i)) => assert_eq!(i.cmd(), "NODE_HANDLE_ACK"),
@@ -891,7 +903,6 @@ fn node_child_gets_many_handles_from_a_parent_without_receiver() {
     }));
 }
 
-
 /// Real Node, both directions at once, split tokio halves in two tasks of
 /// a multi-thread runtime: we hand the child TCP listeners while it hands
 /// us servers of its own. Our `Sender` reads Node's ACKs itself whenever
@@ -946,4 +957,42 @@ fn handles_cross_with_a_node_child_in_both_directions() {
         drop(rx);
         assert!(child.wait().await.unwrap().success());
     }));
+}
+
+/// The blocking twin of `eof_while_a_split_sender_waits_for_its_ack`: the
+/// `Receiver` asleep in `recv` on one thread (holding the receive state in
+/// `poll(2)`), the `Sender` waiting on the `Condvar` on another, then idle.
+#[test]
+fn blocking_eof_while_a_split_sender_waits_for_its_ack() {
+    let _one = serial();
+    let _watchdog = common::Watchdog::new(std::process::id(), TIMEOUT * 2);
+    for receiving in [true, false] {
+        let (ours, mut raw) = raw_pair();
+        let ch = blocking::Channel::from_fd(ours.into(), Serialization::Json, Limits::default())
+            .unwrap();
+        let (mut tx, mut rx) = ch.split();
+        let (given, _kept) = UnixStream::pair().unwrap();
+        tx.send_with_handle(&"h", given).unwrap();
+        let recv = receiving.then(|| {
+            std::thread::spawn(move || {
+                let a = rx.recv::<String>().unwrap();
+                let b = rx.recv::<String>().unwrap();
+                (a, b)
+            })
+        });
+        let (done_tx, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = tx.send(&"after");
+            let _ = done_tx.send(format!("{r:?}"));
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        raw.write_all(b"\"bye\"\n").unwrap();
+        drop(raw);
+        let r = done.recv_timeout(HANG).expect("the send hangs after EOF");
+        assert_eq!(r, "Err(Disconnected)", "receiving={receiving}");
+        if let Some(recv) = recv {
+            let (a, b) = recv.join().unwrap();
+            assert_eq!((a.as_deref(), b), (Some("bye"), None));
+        }
+    }
 }
