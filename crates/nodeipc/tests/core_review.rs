@@ -7,8 +7,8 @@
 //!
 //! The tests run one at a time (a lock): some count this process's fds.
 //!
-//! Tests marked `#[ignore = "bug: …"]` fail on e7df15d; run them with
-//! `cargo test -p nodeipc --test core_review -- --ignored`.
+//! Tests marked `#[ignore = "bug: …"]` fail on main (ce22b50); run them
+//! with `cargo test -p nodeipc --test core_review -- --ignored`.
 
 mod common;
 
@@ -281,7 +281,10 @@ fn handles_kept_for_a_dropped_receiver_are_closed_when_it_goes() {
 }
 
 // ---------------------------------------------------------------------------
-// Bug 2: Reader::Alone keeps internal messages forever
+// Bug 2: Reader::Alone keeps internal messages forever. Found on e7df15d;
+// fixed on main meanwhile by 4a2ad95 (`read_ahead` skips every item for
+// `Reader::Alone`). These tests failed on e7df15d (hang after ~46 handles)
+// and pass now: regression tests.
 // ---------------------------------------------------------------------------
 
 /// A `Sender` whose `Receiver` is dropped keeps every *internal* message it
@@ -294,7 +297,6 @@ fn handles_kept_for_a_dropped_receiver_are_closed_when_it_goes() {
 /// and dropped its `Receiver` stops after ~186 000 handles with the default
 /// 16 MiB (here 4 KiB: after ~45).
 #[test]
-#[ignore = "bug: Reader::Alone stashes internal messages (its own ACKs) forever; sends hang once the queue is full"]
 fn a_sender_without_receiver_can_send_many_handles() {
     let _one = serial();
     multi_thread().block_on(common::timeout(TIMEOUT, async {
@@ -328,7 +330,6 @@ fn a_sender_without_receiver_can_send_many_handles() {
 
 /// The blocking twin of the above.
 #[test]
-#[ignore = "bug: Reader::Alone stashes internal messages (its own ACKs) forever; sends hang once the queue is full"]
 fn blocking_sender_without_receiver_can_send_many_handles() {
     let _one = serial();
     let _watchdog = common::Watchdog::new(std::process::id(), TIMEOUT * 2);
@@ -371,7 +372,6 @@ fn blocking_sender_without_receiver_can_send_many_handles() {
 /// `Sender` without `Receiver` waits for the ACK: they fill the read-ahead
 /// queue and the ACK behind them is never decoded.
 #[test]
-#[ignore = "bug: Reader::Alone stashes the peer's internal messages; the ACK behind them is never read"]
 fn internal_messages_from_the_peer_do_not_block_a_sender_without_receiver() {
     let _one = serial();
     current_thread().block_on(common::timeout(TIMEOUT, async {
@@ -875,7 +875,6 @@ fn handles_read_ahead_are_closed_with_the_channel() {
 /// every handle; with `max_read_ahead` at 4 KiB the ~90-byte-per-ACK leak
 /// of bug 2 stops the sends after ~45 handles.
 #[test]
-#[ignore = "bug: Reader::Alone stashes Node's ACKs forever; the parent stops after max_read_ahead/90 handles"]
 fn node_child_gets_many_handles_from_a_parent_without_receiver() {
     let _one = serial();
     let node = require_node!();
