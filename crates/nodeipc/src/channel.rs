@@ -45,6 +45,39 @@ macro_rules! channel_constructors {
         pub fn split(self) -> (Sender, Receiver) {
             (self.tx, self.rx)
         }
+
+        /// The two halves around the state `shared` makes of `fd` (made
+        /// non-blocking first: the drivers wait in their own way).
+        fn assemble(
+            fd: OwnedFd,
+            limits: &Limits,
+            shared: impl FnOnce(OwnedFd) -> std::io::Result<Shared>,
+        ) -> Result<Channel> {
+            sys::set_nonblocking(&fd, true)?;
+            let shared = Arc::new(shared(fd)?);
+            Ok(Channel {
+                tx: Sender {
+                    shared: shared.clone(),
+                    half: SendHalf::new(limits),
+                },
+                rx: Receiver {
+                    shared,
+                    busy_poll: DEFAULT_BUSY_POLL,
+                },
+            })
+        }
+    };
+}
+
+/// A driver's `Channel` type: its two halves, with the docs given.
+macro_rules! channel_type {
+    ($(#[$doc:meta])*) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct Channel {
+            tx: Sender,
+            rx: Receiver,
+        }
     };
 }
 
@@ -58,6 +91,8 @@ pub use self::tokio::{Channel, Receiver, Sender};
 
 use std::io;
 use std::os::fd::BorrowedFd;
+#[cfg(feature = "tokio")]
+use std::{future::Future, pin::pin, task::Poll};
 
 use crate::sys;
 
@@ -68,4 +103,19 @@ fn send_some(sock: BorrowedFd<'_>, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> 
         None => sys::send_nosignal(sock, bytes),
         Some(fd) => sys::send_with_fd(sock, bytes, fd),
     }
+}
+
+/// Waits for `a` or `b`, whichever comes first: `Ok` with `a`'s output,
+/// `Err` with `b`'s.
+#[cfg(feature = "tokio")]
+pub(crate) async fn race<A, B>(
+    a: impl Future<Output = A>,
+    b: impl Future<Output = B>,
+) -> Result<A, B> {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    std::future::poll_fn(|cx| match a.as_mut().poll(cx) {
+        Poll::Ready(r) => Poll::Ready(Ok(r)),
+        Poll::Pending => b.as_mut().poll(cx).map(Err),
+    })
+    .await
 }

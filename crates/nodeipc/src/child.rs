@@ -34,8 +34,9 @@
 //! in place. A child that spawns programs of its own should either call
 //! [`remove_channel_env`] early in `main`, before any thread starts, or
 //! `env_remove` both names on each `Command` — otherwise a Node grandchild
-//! finds `NODE_CHANNEL_FD` pointing at an fd it does not have and aborts
-//! (docs/protocol.md §1.2). [`crate::Command`] always sets both for its own
+//! finds `NODE_CHANNEL_FD` pointing at an fd it does not have: Node 22 and
+//! later abort (`SIGABRT`, at exit), Node 20 runs on with a `send()` that
+//! fails with `EINVAL` (docs/protocol.md §1.2). [`crate::Command`] always sets both for its own
 //! children.
 
 use crate::codec::Serialization;

@@ -43,6 +43,13 @@ pub(crate) fn shutdown_write(fd: impl AsFd) -> io::Result<()> {
     Ok(rustix::net::shutdown(fd, rustix::net::Shutdown::Write)?)
 }
 
+/// Marks a bound socket as listening (`listen(2)`), with room for
+/// `backlog` pending connections; a socket that listens already keeps
+/// listening with the new backlog.
+pub(crate) fn listen(fd: impl AsFd, backlog: i32) -> io::Result<()> {
+    Ok(rustix::net::listen(fd, backlog)?)
+}
+
 /// Sleeps until `fd` is readable (`read`) or writable (`write`): the
 /// blocking channel's wait, on a non-blocking socket. `true` if it is
 /// writable (or in error: a write tells which).

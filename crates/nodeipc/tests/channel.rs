@@ -318,3 +318,44 @@ async fn bad_advanced_frames_are_errors_and_the_next_frame_arrives() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn an_internal_message_keeps_the_handle_that_came_with_it() {
+    // How cluster's `newconn` travels: an internal message sent with a
+    // socket. `recv_message_with_handle` gives both; `recv` skips it (and
+    // closes the socket); the user message after it still arrives.
+    let (mut a, mut b) = Channel::pair().unwrap();
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let newconn = json!({"cmd": "NODE_CLUSTER", "act": "newconn", "key": "k"});
+    timeout(LIMIT, async {
+        let send = async {
+            a.send_with_handle(&newconn, theirs).await.unwrap();
+            a.send(&json!({"user": 1})).await.unwrap();
+        };
+        let recv = async {
+            let (msg, handle) = b
+                .recv_message_with_handle::<Value>()
+                .await
+                .unwrap()
+                .unwrap();
+            match msg {
+                Message::Internal(m) => assert_eq!(m.0, newconn),
+                other => panic!("{other:?}"),
+            }
+            match handle {
+                Some(nodeipc::Handle::UnixStream(mut s)) => {
+                    std::io::Write::write_all(&mut s, b"x").unwrap();
+                }
+                other => panic!("{other:?}"),
+            }
+            let user: Value = b.recv().await.unwrap().unwrap();
+            assert_eq!(user, json!({"user": 1}));
+        };
+        tokio::join!(send, recv);
+    })
+    .await
+    .unwrap();
+    let mut got = [0u8; 1];
+    std::io::Read::read_exact(&mut &ours, &mut got).unwrap();
+    assert_eq!(&got, b"x");
+}

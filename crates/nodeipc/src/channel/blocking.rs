@@ -117,13 +117,7 @@ impl Shared {
                     Some(mut rx) => {
                         // Nobody is receiving: read the answer here.
                         drop(out);
-                        let reader = if unsplit {
-                            Reader::Unsplit
-                        } else if self.rx_gone.load(Ordering::SeqCst) {
-                            Reader::Alone
-                        } else {
-                            Reader::Split
-                        };
+                        let reader = Reader::of(unsplit, self.rx_gone.load(Ordering::SeqCst));
                         let step = rx.ack_step(&self.send, reader, |b, f| self.try_read(b, f));
                         self.answer(&mut rx);
                         match step? {
@@ -159,35 +153,23 @@ impl Shared {
     }
 }
 
-/// A blocking IPC channel; the same protocol and guarantees as the async
-/// [`crate::Channel`].
-#[derive(Debug)]
-pub struct Channel {
-    tx: Sender,
-    rx: Receiver,
-}
+channel_type!(
+    /// A blocking IPC channel; the same protocol and guarantees as the async
+    /// [`crate::Channel`].
+);
 
 impl Channel {
     /// Wraps a connected unix stream socket (switched to non-blocking mode:
     /// this channel waits in `poll(2)`, see the [module docs](self)).
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
-        sys::set_nonblocking(&fd, true)?;
-        let shared = Arc::new(Shared {
-            io: UnixStream::from(fd),
-            send: SendState::new(serialization, &limits),
-            recv: Mutex::new(RecvCore::new(serialization, limits)),
-            answered: Condvar::new(),
-            rx_gone: AtomicBool::new(false),
-        });
-        Ok(Channel {
-            tx: Sender {
-                shared: shared.clone(),
-                half: SendHalf::new(&limits),
-            },
-            rx: Receiver {
-                shared,
-                busy_poll: DEFAULT_BUSY_POLL,
-            },
+        Channel::assemble(fd, &limits, |fd| {
+            Ok(Shared {
+                io: UnixStream::from(fd),
+                send: SendState::new(serialization, &limits),
+                recv: Mutex::new(RecvCore::new(serialization, limits)),
+                answered: Condvar::new(),
+                rx_gone: AtomicBool::new(false),
+            })
         })
     }
 
@@ -238,6 +220,13 @@ impl Channel {
     /// See [`Receiver::recv_message`].
     pub fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
         self.rx.recv_message()
+    }
+
+    /// See [`Receiver::recv_message_with_handle`].
+    pub fn recv_message_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(Message<T>, Option<Handle>)>> {
+        self.rx.recv_message_with_handle()
     }
 
     /// Writes out everything queued, then closes the channel.
@@ -407,6 +396,14 @@ impl Receiver {
     /// The next message, user or internal (a handle that came with one is
     /// closed).
     pub fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
+        Ok(self.recv_message_with_handle()?.map(|(m, _)| m))
+    }
+
+    /// The next message, user or internal, with the handle that came with
+    /// it; see [`crate::Receiver::recv_message_with_handle`].
+    pub fn recv_message_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(Message<T>, Option<Handle>)>> {
         Ok(self.next::<T>()?.map(Delivery::into_message))
     }
 

@@ -52,23 +52,24 @@ pub(crate) const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(50);
 pub(crate) enum Delivery<T> {
     /// A user message, with the handle that came with it.
     User(T, Option<Handle>),
-    /// An internal message (a handle that came with one is closed).
-    Internal(Box<InternalMessage>),
+    /// An internal message, with the handle that came with it (cluster's
+    /// `newconn` carries the connection).
+    Internal(Box<InternalMessage>, Option<Handle>),
 }
 
 impl<T> Delivery<T> {
     fn new(msg: Message<T>, handle: Option<Handle>) -> Delivery<T> {
         match msg {
             Message::User(t) => Delivery::User(t, handle),
-            Message::Internal(m) => Delivery::Internal(Box::new(m)),
+            Message::Internal(m) => Delivery::Internal(Box::new(m), handle),
         }
     }
 
-    /// As a [`Message`], dropping any handle.
-    pub(crate) fn into_message(self) -> Message<T> {
+    /// As a [`Message`], with its handle.
+    pub(crate) fn into_message(self) -> (Message<T>, Option<Handle>) {
         match self {
-            Delivery::User(t, _) => Message::User(t),
-            Delivery::Internal(m) => Message::Internal(*m),
+            Delivery::User(t, h) => (Message::User(t), h),
+            Delivery::Internal(m, h) => (Message::Internal(*m), h),
         }
     }
 
@@ -76,14 +77,14 @@ impl<T> Delivery<T> {
     pub(crate) fn into_user(self) -> Option<(T, Option<Handle>)> {
         match self {
             Delivery::User(t, h) => Some((t, h)),
-            Delivery::Internal(_) => None,
+            Delivery::Internal(..) => None,
         }
     }
 
     fn map_user<U>(self, f: impl FnOnce(T) -> U) -> Delivery<U> {
         match self {
             Delivery::User(t, h) => Delivery::User(f(t), h),
-            Delivery::Internal(i) => Delivery::Internal(i),
+            Delivery::Internal(i, h) => Delivery::Internal(i, h),
         }
     }
 }
@@ -258,6 +259,18 @@ pub(crate) enum Reader {
     /// A sending half whose receiving half is gone: user messages are
     /// dropped (nobody can receive them; their handles are closed).
     Alone,
+}
+
+impl Reader {
+    /// Who reads for a send: the unsplit channel's (`unsplit`), else a
+    /// split sending half, alone once its receiving half is gone.
+    pub(crate) fn of(unsplit: bool, receiver_gone: bool) -> Reader {
+        match (unsplit, receiver_gone) {
+            (true, _) => Reader::Unsplit,
+            (false, true) => Reader::Alone,
+            (false, false) => Reader::Split,
+        }
+    }
 }
 
 /// What a sender waiting for an ACK does next (see [`RecvCore::ack_step`]).
@@ -504,7 +517,8 @@ impl RecvCore {
             };
             let Some(item) = next else { return any };
             any = true;
-            if reader == Reader::Alone && !matches!(item, Ok((_, Delivery::Internal(_)))) {
+            if reader == Reader::Alone {
+                // Acted on already; nobody is left to receive it.
                 continue;
             }
             // The message's bytes, or those an error skipped: a flood of
@@ -515,7 +529,13 @@ impl RecvCore {
                 _ => 0,
             };
             let cost = len.saturating_add(held).saturating_add(STASH_ENTRY_COST);
-            let fd = matches!(&item, Ok((_, Delivery::User(_, Some(_)))));
+            let fd = matches!(
+                &item,
+                Ok((
+                    _,
+                    Delivery::User(_, Some(_)) | Delivery::Internal(_, Some(_))
+                ))
+            );
             self.stash(Stashed {
                 item,
                 len,
@@ -554,9 +574,8 @@ impl RecvCore {
         let delivery = match incoming {
             // The hot path: no lock.
             Incoming::User(t) => return Some(Ok((offset, Delivery::User(t, None)))),
-            Incoming::Internal(m) => {
-                inbox::on_internal(&mut send.lock(), &m).map(|()| (offset, Delivery::Internal(m)))
-            }
+            Incoming::Internal(m) => inbox::on_internal(&mut send.lock(), &m)
+                .map(|()| (offset, Delivery::Internal(m, None))),
             Incoming::Handle(w) => {
                 let fd = self.inbox.claim(offset);
                 let ty = HandleType::from_name(&w.name);
@@ -580,7 +599,7 @@ fn typed<T: DeserializeOwned>(
     limits: &Limits,
 ) -> Result<Delivery<T>> {
     Ok(match d {
-        Delivery::Internal(i) => Delivery::Internal(i),
+        Delivery::Internal(i, h) => Delivery::Internal(i, h),
         Delivery::User(Raw::Json(raw), h) => {
             Delivery::User(json::Frame::new(raw.get().as_bytes(), offset).parse()?, h)
         }

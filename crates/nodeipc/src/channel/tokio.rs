@@ -1,13 +1,11 @@
 //! The tokio driver of the channel core: it only does the I/O the core
 //! asks for and waits (readiness, `Notify`).
 
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -87,13 +85,7 @@ impl Shared {
                 Progress::Done => return Ok(()),
                 Progress::WouldBlock => self.io.writable().await?,
                 Progress::AwaitingAck => {
-                    let reader = if unsplit {
-                        Reader::Unsplit
-                    } else if self.rx_gone.load(Ordering::SeqCst) {
-                        Reader::Alone
-                    } else {
-                        Reader::Split
-                    };
+                    let reader = Reader::of(unsplit, self.rx_gone.load(Ordering::SeqCst));
                     let step = {
                         let mut rx = self.recv();
                         let step = rx.ack_step(&self.send, reader, |buf, fds| {
@@ -109,7 +101,7 @@ impl Shared {
                     match step {
                         AckStep::Retry => {}
                         AckStep::WaitReadable => {
-                            either(self.io.readable(), self.answered.notified()).await?;
+                            readable_or(&self.io, self.answered.notified()).await?;
                         }
                         AckStep::WaitReceiver => self.answered.notified().await,
                     }
@@ -119,68 +111,47 @@ impl Shared {
     }
 }
 
-/// Waits for `a` or `b`, whichever comes first.
-async fn either(
-    a: impl Future<Output = io::Result<()>>,
-    b: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    poll_fn(|cx| match a.as_mut().poll(cx) {
-        Poll::Ready(r) => Poll::Ready(r),
-        Poll::Pending => b.as_mut().poll(cx).map(Ok),
-    })
-    .await
+/// Waits until the socket is readable or `notified` fires.
+async fn readable_or(io: &UnixStream, notified: impl Future<Output = ()>) -> io::Result<()> {
+    super::race(io.readable(), notified).await.unwrap_or(Ok(()))
 }
 
-/// An IPC channel to a Node process (or to another nodeipc peer), speaking
-/// the `json` serialization.
-///
-/// Make one with [`Command::spawn`](crate::Command::spawn) (parent side),
-/// [`Channel::from_env`] (child side) or [`Channel::pair`] (in-process).
-/// [`split`](Channel::split) it to send and receive from different tasks.
-/// The socket is closed — the peer sees `'disconnect'` — when both halves
-/// are dropped.
-///
-/// ```no_run
-/// # async fn demo() -> nodeipc::Result<()> {
-/// let (mut child, mut channel) = nodeipc::Command::new("node").arg("worker.js").spawn()?;
-/// channel.send(&serde_json::json!({"hello": "worker"})).await?;
-/// while let Some(msg) = channel.recv::<serde_json::Value>().await? {
-///     println!("worker said {msg}");
-/// }
-/// child.wait().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-pub struct Channel {
-    tx: Sender,
-    rx: Receiver,
-}
+channel_type!(
+    /// An IPC channel to a Node process (or to another nodeipc peer), in either
+    /// serialization.
+    ///
+    /// Make one with [`Command::spawn`](crate::Command::spawn) (parent side),
+    /// [`Channel::from_env`] (child side) or [`Channel::pair`] (in-process).
+    /// [`split`](Channel::split) it to send and receive from different tasks.
+    /// The socket is closed — the peer sees `'disconnect'` — when both halves
+    /// are dropped.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> nodeipc::Result<()> {
+    /// let (mut child, mut channel) = nodeipc::Command::new("node").arg("worker.js").spawn()?;
+    /// channel.send(&serde_json::json!({"hello": "worker"})).await?;
+    /// while let Some(msg) = channel.recv::<serde_json::Value>().await? {
+    ///     println!("worker said {msg}");
+    /// }
+    /// child.wait().await?;
+    /// # Ok(()) }
+    /// ```
+);
 
 impl Channel {
     /// Wraps a connected unix stream socket. Must be called inside a tokio
     /// runtime (an error otherwise).
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
         in_runtime()?;
-        sys::set_nonblocking(&fd, true)?;
-        let io = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?;
-        let shared = Arc::new(Shared {
-            io,
-            send: SendState::new(serialization, &limits),
-            recv: Mutex::new(RecvCore::new(serialization, limits)),
-            answered: Notify::new(),
-            read_ahead: Notify::new(),
-            rx_gone: AtomicBool::new(false),
-        });
-        Ok(Channel {
-            tx: Sender {
-                shared: shared.clone(),
-                half: SendHalf::new(&limits),
-            },
-            rx: Receiver {
-                shared,
-                busy_poll: DEFAULT_BUSY_POLL,
-            },
+        Channel::assemble(fd, &limits, |fd| {
+            Ok(Shared {
+                io: UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?,
+                send: SendState::new(serialization, &limits),
+                recv: Mutex::new(RecvCore::new(serialization, limits)),
+                answered: Notify::new(),
+                read_ahead: Notify::new(),
+                rx_gone: AtomicBool::new(false),
+            })
         })
     }
 
@@ -236,6 +207,13 @@ impl Channel {
     /// See [`Receiver::recv_message`].
     pub async fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
         self.rx.recv_message().await
+    }
+
+    /// See [`Receiver::recv_message_with_handle`].
+    pub async fn recv_message_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(Message<T>, Option<Handle>)>> {
+        self.rx.recv_message_with_handle().await
     }
 
     /// Writes out everything queued, then closes the channel: the peer sees
@@ -474,8 +452,18 @@ impl Receiver {
 
     /// The next message, user or internal. Cancel-safe, like
     /// [`recv`](Self::recv). A handle that came with a message is closed
-    /// (see [`recv_with_handle`](Self::recv_with_handle)).
+    /// (see [`recv_message_with_handle`](Self::recv_message_with_handle)).
     pub async fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
+        Ok(self.recv_message_with_handle().await?.map(|(m, _)| m))
+    }
+
+    /// The next message, user or internal, with the handle that came with
+    /// it: what Node's `'message'` and `'internalMessage'` listeners get
+    /// together (cluster's `newconn` is an internal message carrying the
+    /// connection). Cancel-safe.
+    pub async fn recv_message_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(Message<T>, Option<Handle>)>> {
         Ok(self.next::<T>().await?.map(Delivery::into_message))
     }
 
@@ -515,7 +503,7 @@ impl Receiver {
                         shared.answer(&mut shared.recv());
                     }
                 }
-                Then::Sleep => either(shared.io.readable(), shared.read_ahead.notified()).await?,
+                Then::Sleep => readable_or(&shared.io, shared.read_ahead.notified()).await?,
             }
         }
     }

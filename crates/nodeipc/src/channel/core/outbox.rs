@@ -4,8 +4,11 @@
 //! Node's rules, kept here:
 //! - the fd rides on the write that starts the `NODE_HANDLE` message;
 //! - after it, nothing else is written until the peer answers (ACK or
-//!   NACK), except our own ACK/NACK and other replies, which never wait
-//!   (two sides passing handles at once would deadlock otherwise);
+//!   NACK), except our own ACK/NACK, which never wait (two sides passing
+//!   handles at once would deadlock otherwise). Our other replies
+//!   (`NODE_SOCKET_COUNT`, `NODE_SOCKET_ALL_CLOSED`) do not wait either,
+//!   where Node queues them behind the pending handle: a deliberate
+//!   difference, since the peer is waiting for them and they carry no fd;
 //! - on ACK the fd is closed; on NACK a `net.Socket` is sent again, up to
 //!   [`MAX_RETRANSMISSIONS`] times, and any other handle is given up;
 //! - an ACK or NACK nobody asked for is ignored (a Node peer crashes on

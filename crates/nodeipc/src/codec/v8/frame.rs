@@ -8,8 +8,10 @@ use crate::error::{DecodeError, Error, Result};
 use crate::limits::Limits;
 use crate::value::{Value, from_value_limited};
 
-/// Frame lengths from this one up are refused: Node reads the prefix as a
-/// signed 32-bit number and cannot receive them (nodejs/node#61312).
+/// Frame lengths from this one up are refused: no Node can receive one
+/// (Node 20 reads the prefix as a signed 32-bit number and throws on every
+/// read after it, nodejs/node#61312; Node 22 and later wait for that many
+/// bytes, which they cannot hold), so no Node sends one.
 const MAX_FRAME: u32 = 1 << 31;
 
 /// Splits a byte stream into `advanced` frames (docs/protocol.md §3.1).
