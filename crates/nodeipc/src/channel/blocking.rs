@@ -122,6 +122,15 @@ impl Shared {
                         self.answer(&mut rx);
                         match step? {
                             AckStep::Retry => {}
+                            // Messages wait for the receiving half: let it
+                            // have them, and look again later.
+                            AckStep::WaitReadable
+                                if reader == Reader::Split && rx.read_ahead_len() > 0 =>
+                            {
+                                drop(rx);
+                                out = self.wait_answer(self.send.lock());
+                                continue;
+                            }
                             // We are the reader: sleep on the socket.
                             AckStep::WaitReadable => drop(sys::wait(&self.io, true, false)?),
                             AckStep::WaitReceiver => {
@@ -249,7 +258,11 @@ impl Channel {
 /// for the peer's ACK, as in Node (see [`crate::Sender`]); this half reads
 /// the ACK itself when the [`Receiver`] is not receiving at the moment, so
 /// it never depends on another thread's `recv` (see the
-/// [module docs](self)).
+/// [module docs](self)), keeping the messages it reads on the way for the
+/// `Receiver`. Once `Limits::max_read_ahead` of them wait, it waits for the
+/// `Receiver` to take some: with both halves on one thread, that is
+/// forever (the unsplit [`Channel`] fails with
+/// [`Error::ReadAheadFull`](crate::Error::ReadAheadFull) instead).
 #[derive(Debug)]
 pub struct Sender {
     shared: Arc<Shared>,
@@ -442,6 +455,11 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.shared.rx_gone.store(true, Ordering::SeqCst);
+        // What was read ahead for it goes (its handles closed); a sender
+        // that holds the state now drops it on its next step.
+        if let Some(mut rx) = self.shared.try_recv() {
+            rx.drop_read_ahead();
+        }
         self.shared.answered.notify_all();
     }
 }

@@ -307,6 +307,8 @@ pub(crate) struct RecvCore {
     stashed_bytes: usize,
     /// How many of them hold a handle.
     stashed_fds: usize,
+    /// Their length on the wire.
+    stashed_len: usize,
     eof: bool,
     /// Replies were queued by decoding and may not be written yet.
     replies_pending: bool,
@@ -335,15 +337,31 @@ impl RecvCore {
             stash: VecDeque::new(),
             stashed_bytes: 0,
             stashed_fds: 0,
+            stashed_len: 0,
             eof: false,
             replies_pending: false,
             stash_popped: false,
         }
     }
 
-    /// Bytes received and not yet returned as messages.
+    /// Bytes received and not yet returned as messages: in the buffer, and
+    /// those of the messages read ahead.
     pub(crate) fn buffered(&self) -> usize {
-        self.buf.pending_len()
+        self.buf.pending_len() + self.stashed_len
+    }
+
+    /// How many messages wait in the read-ahead queue.
+    pub(crate) fn read_ahead_len(&self) -> usize {
+        self.stash.len()
+    }
+
+    /// Drops what was read ahead for a receiving half that is gone (the
+    /// handles in it are closed).
+    pub(crate) fn drop_read_ahead(&mut self) {
+        self.stash.clear();
+        self.stashed_bytes = 0;
+        self.stashed_fds = 0;
+        self.stashed_len = 0;
     }
 
     /// Whether replies wait for room in the socket: the driver waits for
@@ -372,20 +390,10 @@ impl RecvCore {
         };
         self.inbox.arrived(start, start + r.len as u64, fds);
         if r.truncated {
-            // Reported once the bytes are decoded. The fds that did arrive
-            // are there: a handle message takes the first, as usual.
-            let e = Error::Handle {
-                offset: start,
-                reason: "fds came with this read but the kernel dropped them (MSG_CTRUNC: \
-                         too many, or this process is out of fds)"
-                    .into(),
-            };
-            self.stash(Stashed {
-                item: Err(e),
-                len: 0,
-                cost: STASH_ENTRY_COST,
-                fd: false,
-            });
+            // Reported when decoding reaches this read, after the messages
+            // before it. The fds that did arrive are there: a handle
+            // message takes the first, as usual.
+            self.inbox.cut_off(start, start + r.len as u64);
         }
         if r.len == 0 {
             self.eof = true;
@@ -406,6 +414,7 @@ impl RecvCore {
         if let Some(s) = self.stash.pop_front() {
             self.stashed_bytes -= s.cost;
             self.stashed_fds -= usize::from(s.fd);
+            self.stashed_len -= s.len;
             self.stash_popped = true;
             let limits = self.limits.with_max_message_len(s.len);
             return Some(
@@ -448,6 +457,10 @@ impl RecvCore {
         reader: Reader,
         recv: impl FnOnce(&mut Vec<u8>, &mut Vec<OwnedFd>) -> io::Result<Received>,
     ) -> Result<AckStep> {
+        if reader == Reader::Alone {
+            // Kept for a receiving half that has gone since.
+            self.drop_read_ahead();
+        }
         if self.read_ahead(send, reader) {
             return Ok(AckStep::Retry);
         }
@@ -497,6 +510,7 @@ impl RecvCore {
     fn stash(&mut self, s: Stashed) {
         self.stashed_bytes += s.cost;
         self.stashed_fds += usize::from(s.fd);
+        self.stashed_len += s.len;
         self.stash.push_back(s);
     }
 
@@ -555,6 +569,7 @@ impl RecvCore {
         if let Err(e) = self
             .inbox
             .take_refused()
+            .and_then(|()| self.inbox.take_cut_off(next))
             .and_then(|()| self.inbox.drop_strays(next))
         {
             return Some(Err(e));

@@ -86,18 +86,21 @@ impl Shared {
                 Progress::WouldBlock => self.io.writable().await?,
                 Progress::AwaitingAck => {
                     let reader = Reader::of(unsplit, self.rx_gone.load(Ordering::SeqCst));
-                    let step = {
+                    let (step, kept) = {
                         let mut rx = self.recv();
+                        let before = rx.read_ahead_len();
                         let step = rx.ack_step(&self.send, reader, |buf, fds| {
                             self.io.try_io(Interest::READABLE, || {
                                 sys::recv_with_fds(self.io.as_fd(), buf, fds, true)
                             })
                         });
                         self.answer(&mut rx);
-                        step?
+                        (step?, rx.read_ahead_len() > before)
                     };
-                    // Messages may have been kept for a receiver that sleeps.
-                    self.read_ahead.notify_one();
+                    if kept {
+                        // For a receiver that may sleep.
+                        self.read_ahead.notify_one();
+                    }
                     match step {
                         AckStep::Retry => {}
                         AckStep::WaitReadable => {
@@ -392,11 +395,11 @@ pub struct Receiver {
     busy_poll: Duration,
 }
 
-/// What a receive step that found no message does next.
+/// What a receiver that found no message waits for.
 enum Then {
-    Again,
-    Yield,
+    /// Room for the replies it owes (or something to read).
     WaitWritable,
+    /// Something to read, or messages a sender read ahead.
     Sleep,
 }
 
@@ -471,29 +474,47 @@ impl Receiver {
         let shared = &*self.shared;
         let mut spin = BusyPoll::new(self.busy_poll);
         loop {
+            // Decoding, reading and the busy poll run under one lock, never
+            // across an await: a sender that wants to read ahead meanwhile
+            // waits at most the busy poll (50 µs by default); the lock per
+            // try cost round trips 4 % (measured).
             let then = {
                 let mut rx = shared.recv();
-                if let Some(d) = rx.next::<T>(&shared.send) {
-                    shared.answer(&mut rx);
-                    return d;
-                }
-                match shared.try_read(&mut rx, false) {
-                    Ok(_) => Then::Again,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => Then::Again,
-                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e.into()),
-                    Err(_) if rx.wants_write() => Then::WaitWritable,
-                    Err(_) if spin.spin() => match shared.try_read(&mut rx, true) {
-                        Ok(_) => Then::Again,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Then::Yield,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => Then::Again,
-                        Err(e) => return Err(e.into()),
-                    },
-                    Err(_) => Then::Sleep,
+                loop {
+                    if let Some(d) = rx.next::<T>(&shared.send) {
+                        shared.answer(&mut rx);
+                        return d;
+                    }
+                    match shared.try_read(&mut rx, false) {
+                        Ok(_) => continue,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e.into()),
+                        Err(_) if rx.wants_write() => break Then::WaitWritable,
+                        Err(_) => {}
+                    }
+                    // tokio answers WouldBlock from its cached readiness
+                    // without a syscall, so the busy poll reads the socket
+                    // itself.
+                    let read = loop {
+                        if !spin.spin() {
+                            break None;
+                        }
+                        match shared.try_read(&mut rx, true) {
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                std::thread::yield_now();
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            other => break Some(other),
+                        }
+                    };
+                    match read {
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return Err(e.into()),
+                        None => break Then::Sleep,
+                    }
                 }
             };
             match then {
-                Then::Again => {}
-                Then::Yield => std::thread::yield_now(),
                 Then::WaitWritable => {
                     let ready = shared
                         .io
@@ -542,6 +563,8 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.shared.rx_gone.store(true, Ordering::SeqCst);
+        // What was read ahead for it goes (its handles closed).
+        self.shared.recv().drop_read_ahead();
         self.shared.answered.notify_one();
     }
 }
