@@ -50,6 +50,8 @@
 
 pub mod channel;
 pub mod child;
+#[cfg(feature = "tokio")]
+pub mod cluster;
 pub mod codec;
 mod error;
 pub mod handle;
