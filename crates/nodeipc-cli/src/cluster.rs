@@ -65,6 +65,11 @@ enum Sched {
     None,
 }
 
+/// How long an old worker of a reload gets no new connections before it
+/// is told to disconnect: time for it to read the requests on the last
+/// ones it was handed (Node reads them within a few event-loop turns).
+const DRAIN: Duration = Duration::from_millis(250);
+
 /// Longest restart delay.
 const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
 
@@ -148,6 +153,9 @@ struct Supervisor<M> {
     /// Slots still to reload, and the new worker being started for one.
     reload: VecDeque<usize>,
     incoming: Option<(usize, WorkerId)>,
+    /// Old workers of a reload that get no more connections, and when they
+    /// are told to disconnect.
+    draining: Vec<(WorkerId, Instant)>,
     /// Set on SIGTERM / SIGINT: when the grace ends.
     shutdown: Option<Instant>,
     clean: bool,
@@ -202,6 +210,7 @@ async fn supervise<M: Ndjson>(args: ClusterArgs) -> Result<ExitCode, BoxError> {
         meta: HashMap::new(),
         reload: VecDeque::new(),
         incoming: None,
+        draining: Vec::new(),
         shutdown: None,
         clean: true,
         listen_timeout: Duration::from_secs_f64(args.listen_timeout),
@@ -338,7 +347,14 @@ impl<M: Ndjson> Supervisor<M> {
             let old = self.slots[slot].current.replace(worker);
             self.slots[slot].restart_at = None;
             if let Some(old) = old {
-                self.retire(old);
+                // No new connections for the old worker now; it is told to
+                // disconnect once it has read the requests on those it was
+                // handed (see Primary::stop_serving).
+                self.primary.stop_serving(old);
+                if let Some(meta) = self.meta.get_mut(&old) {
+                    meta.retiring = true;
+                }
+                self.draining.push((old, Instant::now() + DRAIN));
             }
             self.next_reload();
         } else if self.slots[slot].current.is_none()
@@ -453,6 +469,7 @@ impl<M: Ndjson> Supervisor<M> {
         );
         self.shutdown = Some(Instant::now() + grace);
         self.reload.clear();
+        self.draining.clear();
         self.incoming = None;
         let workers: Vec<WorkerId> = self.primary.workers().map(|w| w.id).collect();
         for worker in workers {
@@ -474,12 +491,13 @@ impl<M: Ndjson> Supervisor<M> {
             return self.clean.then_some(end);
         }
         let restarts = self.slots.iter().filter_map(|s| s.restart_at);
+        let drains = self.draining.iter().map(|(_, at)| *at);
         let slow = self
             .meta
             .values()
             .filter(|m| !m.listened && !m.reported_slow)
             .map(|m| m.started + self.listen_timeout);
-        restarts.chain(slow).min()
+        restarts.chain(drains).chain(slow).min()
     }
 
     fn on_timer(&mut self) -> Result<(), BoxError> {
@@ -490,6 +508,11 @@ impl<M: Ndjson> Supervisor<M> {
                 self.kill_all();
             }
             return Ok(());
+        }
+        let (due, later) = self.draining.drain(..).partition(|(_, at)| *at <= now);
+        self.draining = later;
+        for (worker, _) in due {
+            let _ = self.primary.disconnect(worker);
         }
         for slot in 0..self.slots.len() {
             if self.slots[slot].restart_at.is_some_and(|t| t <= now) {

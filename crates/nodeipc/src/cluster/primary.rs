@@ -230,6 +230,19 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Primary<T> {
         Ok(())
     }
 
+    /// Stops handing the worker connections: it leaves every server (one
+    /// it was the last on closes). The first half of
+    /// [`disconnect`](Self::disconnect), for a caller that wants the
+    /// worker to have read what it was handed before it is told to close
+    /// its servers: Node's http server (19+) closes, on `server.close()`,
+    /// connections whose request it has not read yet, so a connection
+    /// handed just before `disconnect` can be reset. Under
+    /// [`SchedulingPolicy::None`] the worker still holds the shared socket
+    /// and accepts from it until it closes it.
+    pub fn stop_serving(&mut self, worker: WorkerId) {
+        self.leave_servers(worker);
+    }
+
     /// Kills the worker's process (`SIGKILL`); its [`Event::Exit`]
     /// follows. Nothing happens for a worker that already exited.
     pub fn kill(&mut self, worker: WorkerId) {
