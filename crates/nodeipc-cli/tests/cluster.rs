@@ -57,12 +57,17 @@ struct Cluster {
 
 impl Cluster {
     fn start(options: &[&str], mode: &str) -> Cluster {
+        Cluster::start_with(options, mode, &[])
+    }
+
+    fn start_with(options: &[&str], mode: &str, env: &[(&str, &str)]) -> Cluster {
         let port = free_port();
         let mut child = Command::new(NODEIPC)
             .arg("cluster")
             .args(options)
             .args(["--", "node", &app(), mode])
             .env("PORT", port.to_string())
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -174,8 +179,12 @@ impl Drop for Cluster {
 
 /// One HTTP request on a new connection: the JSON body.
 fn get(port: u16) -> std::io::Result<serde_json::Value> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    let s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    request(s)
+}
+
+fn request(mut s: impl Read + Write) -> std::io::Result<serde_json::Value> {
     s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")?;
     let mut text = String::new();
     s.read_to_string(&mut text)?;
@@ -474,4 +483,51 @@ fn udp_workers_share_the_socket() {
     cluster.signal("-INT");
     let status = cluster.wait_exit(Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn round_robin_serves_a_unix_socket_and_removes_it_at_the_end() {
+    if !have_node() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("nodeipc-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("http.sock");
+    let _ = std::fs::remove_file(&sock);
+    let path = sock.to_str().unwrap();
+    let mut cluster = Cluster::start_with(&["--workers", "2"], "unix", &[("SOCK", path)]);
+    cluster.wait_for(&format!("listening on {path}"), 2, Duration::from_secs(20));
+    let pids: BTreeSet<u64> = (0..10)
+        .map(|_| {
+            let s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            request(s).unwrap()["pid"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    cluster.signal("-TERM");
+    assert!(cluster.wait_exit(Duration::from_secs(15)).success());
+    assert!(!sock.exists(), "the socket file is removed with the server");
+    let _ = std::fs::remove_dir(&dir);
+}
+
+/// Each worker holds one connection at a time (`maxConnections = 1`) and
+/// refuses the others (`accepted: false`): they go to the other worker, or
+/// wait until one is free, and every request is served.
+#[test]
+fn round_robin_passes_a_refused_connection_on() {
+    if !have_node() {
+        return;
+    }
+    let cluster = Cluster::start(&["--workers", "2"], "slow1");
+    cluster.wait_for("listening on", 2, Duration::from_secs(20));
+    let port = cluster.port;
+    let threads: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(move || get(port).map(|b| b["pid"].as_u64().unwrap())))
+        .collect();
+    let pids: Vec<u64> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap().expect("served"))
+        .collect();
+    assert_eq!(pids.iter().collect::<BTreeSet<_>>().len(), 2, "{pids:?}");
 }
