@@ -66,8 +66,9 @@ done
 $install_only && exit 0
 
 # The interop suites: Rust parent <-> Node child and Node parent <-> Rust
-# child, both serializations, handles, the live v8 corpus, the CLI.
-read -r -a tests <<< "${MATRIX_TESTS:---test rust_parent --test node_parent --test advanced --test handles --test v8_corpus --test v8_node_reader --test examples}"
+# child, both serializations, handles, the live v8 corpus, the cluster
+# primary, the CLI.
+read -r -a tests <<< "${MATRIX_TESTS:---test rust_parent --test node_parent --test advanced --test handles --test v8_corpus --test v8_node_reader --test examples --test cluster}"
 
 # Build once; each major then only runs the tests.
 cargo test --locked -p nodeipc "${tests[@]}" --no-run
