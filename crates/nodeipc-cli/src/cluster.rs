@@ -186,6 +186,10 @@ async fn supervise<M: Ndjson>(args: ClusterArgs) -> Result<ExitCode, BoxError> {
             .serialization(mode)
             .stdin(Stdio::null())
             .stdout(stdout);
+        // A process group of its own: Ctrl-C in a terminal (SIGINT to the
+        // foreground group) reaches only the primary, which then stops the
+        // workers gracefully; they would die at once on it.
+        cmd.as_tokio_mut().process_group(0);
         cmd
     });
     let n = args
@@ -217,7 +221,7 @@ async fn supervise<M: Ndjson>(args: ClusterArgs) -> Result<ExitCode, BoxError> {
         out: std::io::BufWriter::new(std::io::stdout()),
     };
     for slot in 0..n {
-        sup.start(slot)?;
+        sup.slots[slot].current = Some(sup.start(slot)?);
     }
     let grace = Duration::from_secs_f64(args.grace);
     let mut hup = signal(SignalKind::hangup())?;
@@ -357,10 +361,6 @@ impl<M: Ndjson> Supervisor<M> {
                 self.draining.push((old, Instant::now() + DRAIN));
             }
             self.next_reload();
-        } else if self.slots[slot].current.is_none()
-            && self.incoming.is_none_or(|(_, w)| w != worker)
-        {
-            self.slots[slot].current = Some(worker);
         }
     }
 
