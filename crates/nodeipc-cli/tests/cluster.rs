@@ -4,6 +4,10 @@
 //! failed request, graceful stop, crash loops and workers that never
 //! listen, UDP, and no fd leak in the primary. Each test is bounded.
 
+mod common;
+
+use common::have_node;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -15,22 +19,6 @@ use std::time::{Duration, Instant};
 const NODEIPC: &str = env!("CARGO_BIN_EXE_nodeipc");
 /// The longest any test may run; a cluster still up then is killed.
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Whether `node` can run. In CI (`CI=true`) a missing node fails the test.
-fn have_node() -> bool {
-    let ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "node is not installed, and CI=true: interop tests must not be skipped"
-        );
-        eprintln!("node is not installed: skipping (this would fail in CI)");
-    }
-    ok
-}
 
 fn app() -> String {
     format!("{}/tests/peers/cluster-app.js", env!("CARGO_MANIFEST_DIR"))
