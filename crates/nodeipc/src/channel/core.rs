@@ -33,8 +33,8 @@ use serde_json::value::RawValue;
 
 pub(crate) use outbox::{Outbox, Progress};
 
-use crate::codec::buffer::ReadBuffer;
-use crate::codec::{Serialization, json, v8};
+use crate::codec::buffer::{Pending, ReadBuffer};
+use crate::codec::{Framing, Serialization, json};
 use crate::error::{DecodeError, Error, Result};
 use crate::handle::{Handle, HandleType, OutgoingHandle};
 use crate::limits::Limits;
@@ -211,13 +211,6 @@ pub(crate) fn write_left(send: &SendState, write: impl Write) -> bool {
 // Receiving
 // ---------------------------------------------------------------------------
 
-/// The framing state of the channel's serialization.
-#[derive(Debug)]
-enum Framing {
-    Json(json::Lines),
-    V8(v8::Frames),
-}
-
 /// A message read ahead (while a send waited for an ACK), kept in a form
 /// any `T` can be read from later.
 #[derive(Debug)]
@@ -304,18 +297,9 @@ pub(crate) struct RecvCore {
 
 impl RecvCore {
     pub(crate) fn new(serialization: Serialization, limits: Limits) -> RecvCore {
-        let (framing, max) = match serialization {
-            Serialization::Json => (
-                Framing::Json(json::Lines::default()),
-                json::Lines::max_buffered(&limits),
-            ),
-            Serialization::Advanced => (
-                Framing::V8(v8::Frames::default()),
-                v8::Frames::max_buffered(&limits),
-            ),
-        };
+        let framing = Framing::new(serialization);
         RecvCore {
-            buf: ReadBuffer::new(max),
+            buf: ReadBuffer::new(framing.max_buffered(&limits)),
             framing,
             limits,
             inbox: inbox::Inbox::new(limits.max_pending_fds),
@@ -412,10 +396,7 @@ impl RecvCore {
     /// At end of stream: what is left is an error (a partial message, an
     /// fd nobody claimed).
     fn finish(&mut self) -> Result<()> {
-        match &mut self.framing {
-            Framing::Json(l) => l.finish(&mut self.buf)?,
-            Framing::V8(f) => f.finish(&mut self.buf)?,
-        }
+        self.framing.finish(&mut self.buf)?;
         self.inbox.finish()
     }
 
