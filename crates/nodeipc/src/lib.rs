@@ -63,6 +63,8 @@ pub mod value;
 pub use channel::blocking;
 #[cfg(feature = "tokio")]
 pub use channel::{Channel, Receiver, Sender};
+#[cfg(feature = "futures")]
+pub use channel::{RecvStream, SendSink};
 pub use codec::Serialization;
 pub use error::{DecodeError, EncodeError, Error, Result};
 pub use handle::{Handle, HandleType, SendHandle};

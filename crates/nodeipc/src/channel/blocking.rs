@@ -309,7 +309,7 @@ impl Sender {
     ) -> Result<()> {
         let shared = &*self.shared;
         let mut out = shared.send.lock();
-        if !self.half.is_closed() && !self.half.has_room(&out) {
+        if !self.half.has_room(&out) {
             out = shared.flush(&mut self.half, out, unsplit)?;
         }
         self.half

@@ -131,7 +131,7 @@ fn write_out(out: &mut Outbox, write: impl Write) -> Result<Progress> {
 
 /// What one sending half knows: whether the channel is closed for it, and
 /// how much may be queued before a `feed` waits.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct SendHalf {
     closed: bool,
     max_queued: usize,
@@ -151,10 +151,11 @@ impl SendHalf {
         self.closed
     }
 
-    /// Whether `out` has room for another message; if not, the driver
-    /// flushes first (backpressure, `Limits::max_send_buffer`).
+    /// Whether a message may be queued in `out` now: there is room, or
+    /// this half is closed (which [`queue`](Self::queue) reports). If not,
+    /// the driver flushes first (backpressure, `Limits::max_send_buffer`).
     pub(crate) fn has_room(&self, out: &Outbox) -> bool {
-        out.len() < self.max_queued
+        self.closed || out.len() < self.max_queued
     }
 
     /// Queues `msg` (with `handle`'s fd on its first byte, wrapped in

@@ -16,6 +16,12 @@ use tokio::io::Interest;
 use tokio::net::UnixStream;
 use tokio::sync::Notify;
 
+#[cfg(feature = "futures")]
+mod stream;
+
+#[cfg(feature = "futures")]
+pub use stream::{RecvStream, SendSink};
+
 use super::core::{
     AckStep, BusyPoll, DEFAULT_BUSY_POLL, Delivery, Filled, Progress, Reader, RecvCore, SendHalf,
     SendState, write_left,
@@ -116,6 +122,56 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// The next message (see [`Receiver::recv_message`]), polling for
+    /// `busy_poll` before it sleeps.
+    async fn next<T: DeserializeOwned>(&self, busy_poll: Duration) -> Result<Option<Delivery<T>>> {
+        let shared = self;
+        let mut spin = BusyPoll::new(busy_poll);
+        loop {
+            let then = {
+                let mut rx = shared.recv();
+                if let Some(d) = shared.take(&mut rx) {
+                    return d;
+                }
+                match shared.try_read(&mut rx, false) {
+                    Ok(_) => Then::Again,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => Then::Again,
+                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e.into()),
+                    Err(_) if rx.wants_write() => Then::WaitWritable,
+                    Err(_) if spin.spin() => match shared.try_read(&mut rx, true) {
+                        Ok(_) => Then::Again,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Then::Yield,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => Then::Again,
+                        Err(e) => return Err(e.into()),
+                    },
+                    Err(_) => Then::Sleep,
+                }
+            };
+            match then {
+                Then::Again => {}
+                Then::Yield => std::thread::yield_now(),
+                Then::WaitWritable => {
+                    let ready = shared
+                        .io
+                        .ready(Interest::READABLE | Interest::WRITABLE)
+                        .await?;
+                    if ready.is_writable() {
+                        shared.answer(&mut shared.recv());
+                    }
+                }
+                Then::Sleep => either(shared.io.readable(), shared.read_ahead.notified()).await?,
+            }
+        }
+    }
+
+    /// The next message if one is decoded without reading (`None`: the
+    /// driver must read), with the replies it owes written.
+    fn take<T: DeserializeOwned>(&self, rx: &mut RecvCore) -> Option<Result<Option<Delivery<T>>>> {
+        let d = rx.next::<T>(&self.send)?;
+        self.answer(rx);
+        Some(d)
     }
 }
 
@@ -352,7 +408,7 @@ impl Sender {
             {
                 // One lock per message (the hot path's only atomic operations).
                 let mut out = self.shared.send.lock();
-                if self.half.is_closed() || self.half.has_room(&out) {
+                if self.half.has_room(&out) {
                     let shared = &self.shared;
                     return self
                         .half
@@ -380,6 +436,12 @@ impl Sender {
     /// Node's `disconnect()`, which drops them).
     pub async fn disconnect(mut self) -> Result<()> {
         self.flush().await?;
+        self.shut()
+    }
+
+    /// Ends the channel in this direction, without writing (see
+    /// [`disconnect`](Self::disconnect)).
+    fn shut(&mut self) -> Result<()> {
         self.half.close();
         sys::shutdown_write(&self.shared.io)?;
         Ok(())
@@ -480,44 +542,7 @@ impl Receiver {
     }
 
     async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<Delivery<T>>> {
-        let shared = &*self.shared;
-        let mut spin = BusyPoll::new(self.busy_poll);
-        loop {
-            let then = {
-                let mut rx = shared.recv();
-                if let Some(d) = rx.next::<T>(&shared.send) {
-                    shared.answer(&mut rx);
-                    return d;
-                }
-                match shared.try_read(&mut rx, false) {
-                    Ok(_) => Then::Again,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => Then::Again,
-                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e.into()),
-                    Err(_) if rx.wants_write() => Then::WaitWritable,
-                    Err(_) if spin.spin() => match shared.try_read(&mut rx, true) {
-                        Ok(_) => Then::Again,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Then::Yield,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => Then::Again,
-                        Err(e) => return Err(e.into()),
-                    },
-                    Err(_) => Then::Sleep,
-                }
-            };
-            match then {
-                Then::Again => {}
-                Then::Yield => std::thread::yield_now(),
-                Then::WaitWritable => {
-                    let ready = shared
-                        .io
-                        .ready(Interest::READABLE | Interest::WRITABLE)
-                        .await?;
-                    if ready.is_writable() {
-                        shared.answer(&mut shared.recv());
-                    }
-                }
-                Then::Sleep => either(shared.io.readable(), shared.read_ahead.notified()).await?,
-            }
-        }
+        self.shared.next(self.busy_poll).await
     }
 
     /// Bytes received and not yet returned as messages: when 0, the next
