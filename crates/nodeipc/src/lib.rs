@@ -48,6 +48,19 @@
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// A `tracing` event at `$level` (`debug`, `trace`) about the channel on
+/// fd `$fd`, then `tracing`'s fields and message. Without the `tracing`
+/// feature it is nothing: the fields are not evaluated, `$fd` is only
+/// borrowed.
+macro_rules! event {
+    ($level:ident, $fd:expr, $($rest:tt)+) => {{
+        #[cfg(feature = "tracing")]
+        ::tracing::$level!(fd = $fd, $($rest)+);
+        #[cfg(not(feature = "tracing"))]
+        let _ = &$fd;
+    }};
+}
+
 pub mod channel;
 pub mod child;
 pub mod codec;

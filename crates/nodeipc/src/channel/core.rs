@@ -23,7 +23,7 @@ mod outbox;
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -102,9 +102,10 @@ pub(crate) struct SendState {
 }
 
 impl SendState {
-    pub(crate) fn new(serialization: Serialization, limits: &Limits) -> SendState {
+    /// The send queue of the channel on fd `fd` (for diagnostics).
+    pub(crate) fn new(serialization: Serialization, limits: &Limits, fd: RawFd) -> SendState {
         SendState {
-            out: Mutex::new(Outbox::new(serialization, limits.max_send_buffer)),
+            out: Mutex::new(Outbox::new(serialization, limits.max_send_buffer, fd)),
         }
     }
 
@@ -155,7 +156,17 @@ impl SendHalf {
     /// this half is closed (which [`queue`](Self::queue) reports). If not,
     /// the driver flushes first (backpressure, `Limits::max_send_buffer`).
     pub(crate) fn has_room(&self, out: &Outbox) -> bool {
-        self.closed || out.len() < self.max_queued
+        let room = self.closed || out.len() < self.max_queued;
+        if !room {
+            event!(
+                debug,
+                out.fd(),
+                queued = out.len(),
+                limit = self.max_queued,
+                "send buffer full (Limits::max_send_buffer): waiting for the peer to read"
+            );
+        }
+        room
     }
 
     /// Queues `msg` (with `handle`'s fd on its first byte, wrapped in
@@ -282,6 +293,8 @@ pub(crate) struct RecvCore {
     buf: ReadBuffer,
     framing: Framing,
     limits: Limits,
+    /// The channel's fd (for diagnostics).
+    fd: RawFd,
     inbox: inbox::Inbox,
     stash: VecDeque<Stashed>,
     /// What the messages in `stash` cost (see [`Stashed::cost`]).
@@ -297,12 +310,15 @@ pub(crate) struct RecvCore {
 }
 
 impl RecvCore {
-    pub(crate) fn new(serialization: Serialization, limits: Limits) -> RecvCore {
+    /// The receive state of the channel on fd `fd` (for diagnostics).
+    pub(crate) fn new(serialization: Serialization, limits: Limits, fd: RawFd) -> RecvCore {
+        event!(debug, fd, %serialization, "channel open");
         let framing = Framing::new(serialization);
         RecvCore {
             buf: ReadBuffer::new(framing.max_buffered(&limits)),
             framing,
             limits,
+            fd,
             inbox: inbox::Inbox::new(limits.max_pending_fds),
             stash: VecDeque::new(),
             stashed_bytes: 0,
@@ -337,6 +353,7 @@ impl RecvCore {
         let r = match recv(self.buf.read_buf(), &mut fds) {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                event!(debug, self.fd, offset = start, "the peer reset the channel");
                 self.eof = true;
                 return Ok(Filled::Eof);
             }
@@ -360,6 +377,12 @@ impl RecvCore {
             });
         }
         if r.len == 0 {
+            event!(
+                debug,
+                self.fd,
+                offset = start,
+                "the peer closed the channel"
+            );
             self.eof = true;
             return Ok(Filled::Eof);
         }
@@ -382,16 +405,23 @@ impl RecvCore {
             let limits = self.limits.with_max_message_len(s.len);
             return Some(
                 s.item
-                    .and_then(|(offset, d)| typed(d, offset, &limits).map(Some)),
+                    .and_then(|(offset, d)| typed(d, offset, &limits).map(Some))
+                    .inspect_err(|e| self.skipped(e)),
             );
         }
         if let Some(d) = self.decode::<T>(send) {
-            return Some(d.map(|(_, d)| Some(d)));
+            return Some(d.map(|(_, d)| Some(d)).inspect_err(|e| self.skipped(e)));
         }
         if self.eof {
             return Some(self.finish().map(|()| None));
         }
         None
+    }
+
+    /// Reports a message the receiver gets as an error and goes past.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    fn skipped(&self, e: &Error) {
+        event!(debug, self.fd, error = %e, "message skipped");
     }
 
     /// At end of stream: what is left is an error (a partial message, an
@@ -424,6 +454,13 @@ impl RecvCore {
             return Err(Error::Disconnected);
         }
         if self.full() {
+            event!(
+                debug,
+                self.fd,
+                bytes = self.stashed_bytes,
+                handles = self.stashed_fds,
+                "read-ahead full (Limits::max_read_ahead): a send waiting for an ACK stops reading"
+            );
             return match reader {
                 Reader::Unsplit => Err(Error::ReadAheadFull {
                     limit: self.limits.max_read_ahead,
@@ -550,6 +587,19 @@ impl RecvCore {
         // writes, and wakes a sender waiting for an ACK.
         self.replies_pending = true;
         Some(delivery)
+    }
+}
+
+/// The channel's socket closes with its receive state (both halves gone).
+#[cfg(feature = "tracing")]
+impl Drop for RecvCore {
+    fn drop(&mut self) {
+        event!(
+            debug,
+            self.fd,
+            received = self.buf.received(),
+            "channel closed"
+        );
     }
 }
 

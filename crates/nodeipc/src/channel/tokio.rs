@@ -3,7 +3,7 @@
 
 use std::future::{Future, poll_fn};
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -219,11 +219,12 @@ impl Channel {
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
         in_runtime()?;
         sys::set_nonblocking(&fd, true)?;
+        let raw = fd.as_raw_fd();
         let io = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?;
         let shared = Arc::new(Shared {
             io,
-            send: SendState::new(serialization, &limits),
-            recv: Mutex::new(RecvCore::new(serialization, limits)),
+            send: SendState::new(serialization, &limits, raw),
+            recv: Mutex::new(RecvCore::new(serialization, limits, raw)),
             answered: Notify::new(),
             read_ahead: Notify::new(),
             rx_gone: AtomicBool::new(false),
@@ -442,6 +443,11 @@ impl Sender {
     /// Ends the channel in this direction, without writing (see
     /// [`disconnect`](Self::disconnect)).
     fn shut(&mut self) -> Result<()> {
+        event!(
+            debug,
+            self.shared.io.as_raw_fd(),
+            "disconnect: channel shut for writing"
+        );
         self.half.close();
         sys::shutdown_write(&self.shared.io)?;
         Ok(())
