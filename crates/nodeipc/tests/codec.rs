@@ -73,13 +73,10 @@ async fn node_echoes_over_tcp(serialization: Serialization) {
 }
 
 #[tokio::test]
-async fn json_codec_talks_to_node_over_tcp() {
-    node_echoes_over_tcp(Serialization::Json).await;
-}
-
-#[tokio::test]
-async fn advanced_codec_talks_to_node_over_tcp() {
-    node_echoes_over_tcp(Serialization::Advanced).await;
+async fn codec_talks_to_node_over_tcp_in_both_serializations() {
+    for serialization in [Serialization::Json, Serialization::Advanced] {
+        node_echoes_over_tcp(serialization).await;
+    }
 }
 
 /// After an error about one message, `FramedRead` yields `None` once and

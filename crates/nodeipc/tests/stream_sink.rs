@@ -29,7 +29,12 @@ fn jobs(n: u32) -> impl Iterator<Item = Job> + Clone {
 /// A Node child echoes what the sink sends; the stream reads the echoes;
 /// closing the sink disconnects the child, which exits, and the stream
 /// ends.
-async fn node_echoes_through_stream_and_sink(node: &Path, serialization: Serialization) {
+async fn node_echoes_through_stream_and_sink(serialization: Serialization) {
+    let node = require_node!();
+    common::timeout(TIMEOUT, echo_through_stream_and_sink(&node, serialization)).await;
+}
+
+async fn echo_through_stream_and_sink(node: &Path, serialization: Serialization) {
     let mut cmd = nodeipc::Command::new(node);
     cmd.arg(common::script("child.js"))
         .arg("echo")
@@ -59,23 +64,10 @@ async fn node_echoes_through_stream_and_sink(node: &Path, serialization: Seriali
 }
 
 #[tokio::test]
-async fn json_stream_and_sink_with_a_node_child() {
-    let node = require_node!();
-    common::timeout(
-        TIMEOUT,
-        node_echoes_through_stream_and_sink(&node, Serialization::Json),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn advanced_stream_and_sink_with_a_node_child() {
-    let node = require_node!();
-    common::timeout(
-        TIMEOUT,
-        node_echoes_through_stream_and_sink(&node, Serialization::Advanced),
-    )
-    .await;
+async fn stream_and_sink_with_a_node_child_in_both_serializations() {
+    for serialization in [Serialization::Json, Serialization::Advanced] {
+        node_echoes_through_stream_and_sink(serialization).await;
+    }
 }
 
 /// A peer that does not read makes `poll_ready` wait once

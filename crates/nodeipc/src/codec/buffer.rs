@@ -93,10 +93,21 @@ impl ReadBuffer {
 /// framing state (`json::Lines`, `v8::Frames`) decodes from. The channel's
 /// [`ReadBuffer`] is one; with the `tokio-util` feature, a window on the
 /// caller's `BytesMut` is another (`codec::NodeCodec`), so the framing
-/// logic is written once.
+/// logic is written once. Both are a buffer, the index of the first byte
+/// not yet taken, and the stream offset of the buffer's first byte.
 pub(crate) trait Pending {
+    /// The whole buffer, the index of the first byte not yet taken, and the
+    /// stream offset of `buf[0]`.
+    fn parts(&self) -> (&[u8], usize, u64);
+
+    /// Moves the index of the first byte not yet taken.
+    fn set_start(&mut self, start: usize);
+
     /// The bytes not yet taken.
-    fn pending(&self) -> &[u8];
+    fn pending(&self) -> &[u8] {
+        let (buf, start, _) = self.parts();
+        &buf[start..]
+    }
 
     /// Number of bytes not yet taken.
     fn pending_len(&self) -> usize {
@@ -104,18 +115,29 @@ pub(crate) trait Pending {
     }
 
     /// Stream offset of the first byte not yet taken.
-    fn offset(&self) -> u64;
+    fn offset(&self) -> u64 {
+        let (_, start, base) = self.parts();
+        base + start as u64
+    }
 
     /// Takes the first `n` pending bytes; returns where they are (for
     /// [`bytes`](Self::bytes), valid until more bytes are read in) and
     /// their stream offset.
-    fn take(&mut self, n: usize) -> (Range<usize>, u64);
+    fn take(&mut self, n: usize) -> (Range<usize>, u64) {
+        debug_assert!(n <= self.pending_len());
+        let (_, start, base) = self.parts();
+        self.set_start(start + n);
+        (start..start + n, base + start as u64)
+    }
 
     /// Bytes taken by [`take`](Self::take).
-    fn bytes(&self, range: Range<usize>) -> &[u8];
+    fn bytes(&self, range: Range<usize>) -> &[u8] {
+        &self.parts().0[range]
+    }
 
-    /// Counts a decoded message of `len` bytes towards giving back memory.
-    fn note_message(&mut self, len: usize);
+    /// Counts a decoded message of `len` bytes towards giving back memory
+    /// (nothing, for a buffer that is not ours to size).
+    fn note_message(&mut self, _len: usize) {}
 
     /// Takes everything pending (end of stream); returns how much that was.
     fn take_all(&mut self) -> usize {
@@ -126,24 +148,12 @@ pub(crate) trait Pending {
 }
 
 impl Pending for ReadBuffer {
-    fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
+    fn parts(&self) -> (&[u8], usize, u64) {
+        (&self.buf, self.start, self.base)
     }
 
-    fn offset(&self) -> u64 {
-        self.base + self.start as u64
-    }
-
-    fn take(&mut self, n: usize) -> (Range<usize>, u64) {
-        debug_assert!(n <= self.pending_len());
-        let offset = self.offset();
-        let range = self.start..self.start + n;
-        self.start += n;
-        (range, offset)
-    }
-
-    fn bytes(&self, range: Range<usize>) -> &[u8] {
-        &self.buf[range]
+    fn set_start(&mut self, start: usize) {
+        self.start = start;
     }
 
     fn note_message(&mut self, len: usize) {

@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::ops::Range;
 
 use bytes::{Buf, BytesMut};
 use serde::Serialize;
@@ -210,27 +209,13 @@ struct Window<'a> {
 }
 
 impl Pending for Window<'_> {
-    fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
+    fn parts(&self) -> (&[u8], usize, u64) {
+        (self.buf, self.start, *self.base)
     }
 
-    fn offset(&self) -> u64 {
-        *self.base + self.start as u64
+    fn set_start(&mut self, start: usize) {
+        self.start = start;
     }
-
-    fn take(&mut self, n: usize) -> (Range<usize>, u64) {
-        let offset = self.offset();
-        let range = self.start..self.start + n;
-        self.start += n;
-        (range, offset)
-    }
-
-    fn bytes(&self, range: Range<usize>) -> &[u8] {
-        &self.buf[range]
-    }
-
-    /// The caller's buffer is the caller's to size.
-    fn note_message(&mut self, _len: usize) {}
 }
 
 impl Drop for Window<'_> {
@@ -311,14 +296,27 @@ mod tests {
         Limits::default().with_max_message_len(16)
     }
 
+    /// What the stream of `serialization` decodes to whole, after
+    /// checking that it decodes to the same when cut at any byte.
+    fn same_at_every_cut(
+        serialization: Serialization,
+    ) -> Vec<std::result::Result<serde_json::Value, String>> {
+        let stream = stream(serialization);
+        let codec = || NodeCodec::<serde_json::Value>::new(serialization, limits());
+        let whole = decode_all(&mut codec(), &stream, &[]);
+        for cut in 0..=stream.len() {
+            assert_eq!(
+                decode_all(&mut codec(), &stream, &[cut]),
+                whole,
+                "cut at {cut}"
+            );
+        }
+        whole
+    }
+
     #[test]
     fn json_split_at_every_byte_decodes_the_same() {
-        let stream = stream(Serialization::Json);
-        let whole = decode_all(
-            &mut NodeCodec::<serde_json::Value>::new(Serialization::Json, limits()),
-            &stream,
-            &[],
-        );
+        let whole = same_at_every_cut(Serialization::Json);
         assert_eq!(whole.len(), 5, "{whole:?}");
         assert!(
             whole[1].as_ref().unwrap_err().contains("at byte 8"),
@@ -333,33 +331,13 @@ mod tests {
             whole[4].as_ref().unwrap_err().contains("5 bytes"),
             "{whole:?}"
         );
-        for cut in 0..=stream.len() {
-            let mut codec = NodeCodec::<serde_json::Value>::new(Serialization::Json, limits());
-            assert_eq!(
-                decode_all(&mut codec, &stream, &[cut]),
-                whole,
-                "cut at {cut}"
-            );
-        }
     }
 
     #[test]
     fn advanced_split_at_every_byte_decodes_the_same() {
-        let stream = stream(Serialization::Advanced);
-        let whole = decode_all(
-            &mut NodeCodec::<serde_json::Value>::new(Serialization::Advanced, limits()),
-            &stream,
-            &[],
-        );
+        let whole = same_at_every_cut(Serialization::Advanced);
         assert_eq!(whole.len(), 5, "{whole:?}");
-        for cut in 0..=stream.len() {
-            let mut codec = NodeCodec::<serde_json::Value>::new(Serialization::Advanced, limits());
-            assert_eq!(
-                decode_all(&mut codec, &stream, &[cut]),
-                whole,
-                "cut at {cut}"
-            );
-        }
+        assert_eq!(whole[3], Ok(serde_json::json!([1, 2, 3])));
     }
 
     proptest! {

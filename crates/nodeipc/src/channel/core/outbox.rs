@@ -265,15 +265,17 @@ impl Outbox {
             return None;
         };
         let barrier = self.barrier.take().expect("barrier while awaiting");
+        let again = q.copy.is_some() && q.retransmissions < MAX_RETRANSMISSIONS;
+        event!(
+            debug,
+            self.fd,
+            handle = q.handle.ty.as_str(),
+            offset = q.start,
+            again,
+            "NODE_HANDLE_NACK: the peer got no fd (again: sent again, else given up)"
+        );
         match q.copy.as_deref() {
-            Some(copy) if q.retransmissions < MAX_RETRANSMISSIONS => {
-                event!(
-                    debug,
-                    self.fd,
-                    handle = q.handle.ty.as_str(),
-                    offset = q.start,
-                    "NODE_HANDLE_NACK: sending the socket again"
-                );
+            Some(copy) if again => {
                 // Again, right where the first copy ended: before anything
                 // that waited behind it.
                 self.buf.insert(barrier, copy);
@@ -288,16 +290,7 @@ impl Outbox {
                 self.queued.push_front(q);
                 None
             }
-            _ => {
-                event!(
-                    debug,
-                    self.fd,
-                    handle = q.handle.ty.as_str(),
-                    offset = q.start,
-                    "NODE_HANDLE_NACK: handle given up"
-                );
-                Some(q.handle.ty)
-            }
+            _ => Some(q.handle.ty),
         }
     }
 
