@@ -90,6 +90,8 @@ mod tokio;
 
 #[cfg(feature = "tokio")]
 pub use self::tokio::{Channel, Receiver, Sender};
+#[cfg(feature = "futures")]
+pub use self::tokio::{RecvStream, SendSink};
 
 use std::io;
 use std::os::fd::BorrowedFd;

@@ -24,7 +24,7 @@
 //! on another thread's `recv`.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
@@ -172,10 +172,11 @@ impl Channel {
     /// this channel waits in `poll(2)`, see the [module docs](self)).
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
         Channel::assemble(fd, &limits, |fd| {
+            let raw = fd.as_raw_fd();
             Ok(Shared {
                 io: UnixStream::from(fd),
-                send: SendState::new(serialization, &limits),
-                recv: Mutex::new(RecvCore::new(serialization, limits)),
+                send: SendState::new(serialization, &limits, raw),
+                recv: Mutex::new(RecvCore::new(serialization, limits, raw)),
                 answered: Condvar::new(),
                 rx_gone: AtomicBool::new(false),
             })
@@ -311,7 +312,7 @@ impl Sender {
     ) -> Result<()> {
         let shared = &*self.shared;
         let mut out = shared.send.lock();
-        if !self.half.is_closed() && !self.half.has_room(&out) {
+        if !self.half.has_room(&out) {
             out = shared.flush(&mut self.half, out, unsplit)?;
         }
         self.half
@@ -339,6 +340,11 @@ impl Sender {
     /// direction; see [`crate::Sender::disconnect`].
     pub fn disconnect(mut self) -> Result<()> {
         self.flush()?;
+        event!(
+            debug,
+            self.shared.io.as_raw_fd(),
+            "disconnect: channel shut for writing"
+        );
         self.half.close();
         sys::shutdown_write(&self.shared.io)?;
         Ok(())

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -13,6 +13,12 @@ use serde::de::DeserializeOwned;
 use tokio::io::Interest;
 use tokio::net::UnixStream;
 use tokio::sync::Notify;
+
+#[cfg(feature = "futures")]
+mod stream;
+
+#[cfg(feature = "futures")]
+pub use stream::{RecvStream, SendSink};
 
 use super::core::{
     AckStep, BusyPoll, DEFAULT_BUSY_POLL, Delivery, Filled, Progress, Reader, RecvCore, SendHalf,
@@ -112,6 +118,74 @@ impl Shared {
             }
         }
     }
+
+    /// The next message (see [`Receiver::recv_message`]), polling for
+    /// `busy_poll` before it sleeps.
+    async fn next<T: DeserializeOwned>(&self, busy_poll: Duration) -> Result<Option<Delivery<T>>> {
+        let shared = self;
+        let mut spin = BusyPoll::new(busy_poll);
+        loop {
+            // Decoding, reading and the busy poll run under one lock, never
+            // across an await: a sender that wants to read ahead meanwhile
+            // waits at most the busy poll (50 µs by default); the lock per
+            // try cost round trips 4 % (measured).
+            let then = {
+                let mut rx = shared.recv();
+                loop {
+                    if let Some(d) = shared.take(&mut rx) {
+                        return d;
+                    }
+                    match shared.try_read(&mut rx, false) {
+                        Ok(_) => continue,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e.into()),
+                        Err(_) if rx.wants_write() => break Then::WaitWritable,
+                        Err(_) => {}
+                    }
+                    // tokio answers WouldBlock from its cached readiness
+                    // without a syscall, so the busy poll reads the socket
+                    // itself.
+                    let read = loop {
+                        if !spin.spin() {
+                            break None;
+                        }
+                        match shared.try_read(&mut rx, true) {
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                std::thread::yield_now();
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            other => break Some(other),
+                        }
+                    };
+                    match read {
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return Err(e.into()),
+                        None => break Then::Sleep,
+                    }
+                }
+            };
+            match then {
+                Then::WaitWritable => {
+                    let ready = shared
+                        .io
+                        .ready(Interest::READABLE | Interest::WRITABLE)
+                        .await?;
+                    if ready.is_writable() {
+                        shared.answer(&mut shared.recv());
+                    }
+                }
+                Then::Sleep => readable_or(&shared.io, shared.read_ahead.notified()).await?,
+            }
+        }
+    }
+
+    /// The next message if one is decoded without reading (`None`: the
+    /// driver must read), with the replies it owes written.
+    fn take<T: DeserializeOwned>(&self, rx: &mut RecvCore) -> Option<Result<Option<Delivery<T>>>> {
+        let d = rx.next::<T>(&self.send)?;
+        self.answer(rx);
+        Some(d)
+    }
 }
 
 /// Waits until the socket is readable or `notified` fires.
@@ -147,10 +221,11 @@ impl Channel {
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
         in_runtime()?;
         Channel::assemble(fd, &limits, |fd| {
+            let raw = fd.as_raw_fd();
             Ok(Shared {
                 io: UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?,
-                send: SendState::new(serialization, &limits),
-                recv: Mutex::new(RecvCore::new(serialization, limits)),
+                send: SendState::new(serialization, &limits, raw),
+                recv: Mutex::new(RecvCore::new(serialization, limits, raw)),
                 answered: Notify::new(),
                 read_ahead: Notify::new(),
                 rx_gone: AtomicBool::new(false),
@@ -333,7 +408,7 @@ impl Sender {
             {
                 // One lock per message (the hot path's only atomic operations).
                 let mut out = self.shared.send.lock();
-                if self.half.is_closed() || self.half.has_room(&out) {
+                if self.half.has_room(&out) {
                     let shared = &self.shared;
                     return self
                         .half
@@ -361,6 +436,17 @@ impl Sender {
     /// Node's `disconnect()`, which drops them).
     pub async fn disconnect(mut self) -> Result<()> {
         self.flush().await?;
+        self.shut()
+    }
+
+    /// Ends the channel in this direction, without writing (see
+    /// [`disconnect`](Self::disconnect)).
+    fn shut(&mut self) -> Result<()> {
+        event!(
+            debug,
+            self.shared.io.as_raw_fd(),
+            "disconnect: channel shut for writing"
+        );
         self.half.close();
         sys::shutdown_write(&self.shared.io)?;
         Ok(())
@@ -471,62 +557,7 @@ impl Receiver {
     }
 
     async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<Delivery<T>>> {
-        let shared = &*self.shared;
-        let mut spin = BusyPoll::new(self.busy_poll);
-        loop {
-            // Decoding, reading and the busy poll run under one lock, never
-            // across an await: a sender that wants to read ahead meanwhile
-            // waits at most the busy poll (50 µs by default); the lock per
-            // try cost round trips 4 % (measured).
-            let then = {
-                let mut rx = shared.recv();
-                loop {
-                    if let Some(d) = rx.next::<T>(&shared.send) {
-                        shared.answer(&mut rx);
-                        return d;
-                    }
-                    match shared.try_read(&mut rx, false) {
-                        Ok(_) => continue,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e.into()),
-                        Err(_) if rx.wants_write() => break Then::WaitWritable,
-                        Err(_) => {}
-                    }
-                    // tokio answers WouldBlock from its cached readiness
-                    // without a syscall, so the busy poll reads the socket
-                    // itself.
-                    let read = loop {
-                        if !spin.spin() {
-                            break None;
-                        }
-                        match shared.try_read(&mut rx, true) {
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                                std::thread::yield_now();
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            other => break Some(other),
-                        }
-                    };
-                    match read {
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => return Err(e.into()),
-                        None => break Then::Sleep,
-                    }
-                }
-            };
-            match then {
-                Then::WaitWritable => {
-                    let ready = shared
-                        .io
-                        .ready(Interest::READABLE | Interest::WRITABLE)
-                        .await?;
-                    if ready.is_writable() {
-                        shared.answer(&mut shared.recv());
-                    }
-                }
-                Then::Sleep => readable_or(&shared.io, shared.read_ahead.notified()).await?,
-            }
-        }
+        self.shared.next(self.busy_poll).await
     }
 
     /// Bytes received and not yet returned as messages: when 0, the next

@@ -163,6 +163,7 @@ pub(crate) fn answer_handle(
     fd: Option<OwnedFd>,
 ) -> Result<Handle> {
     let refuse = |out: &mut Outbox, reason: String| {
+        event!(debug, out.fd(), offset, handle = name, %reason, "handle refused: NODE_HANDLE_NACK");
         out.push_control(&NACK)?;
         Err(Error::Handle { offset, reason })
     };
@@ -187,6 +188,13 @@ pub(crate) fn answer_handle(
     for _ in 0..layers {
         out.push_control(&ACK)?;
     }
+    event!(
+        debug,
+        out.fd(),
+        offset,
+        handle = name,
+        "handle received: NODE_HANDLE_ACK"
+    );
     Ok(handle)
 }
 
