@@ -7,8 +7,9 @@
 //!
 //! The tests run one at a time (a lock): some count this process's fds.
 //!
-//! Tests marked `#[ignore = "bug: …"]` fail on main (ce22b50); run them
-//! with `cargo test -p nodeipc --test core_review -- --ignored`.
+//! The review found five bugs (e7df15d); their tests pass since the fixes
+//! that followed and stay as regression tests. The one ignored test shows
+//! behaviour kept by design (see `blocking::Sender`).
 
 mod common;
 
@@ -109,7 +110,6 @@ fn json_limits(read_ahead: usize) -> Limits {
 /// nobody will ever take messages out. The ACK the peer sends next is
 /// never decoded: the send hangs forever.
 #[test]
-#[ignore = "bug: a full read-ahead queue is never emptied when the Receiver goes (send hangs)"]
 fn split_sender_waiting_for_its_receiver_finishes_once_the_receiver_is_dropped() {
     let _one = serial();
     multi_thread().block_on(common::timeout(TIMEOUT, async {
@@ -139,7 +139,6 @@ fn split_sender_waiting_for_its_receiver_finishes_once_the_receiver_is_dropped()
 
 /// The same with the blocking driver.
 #[test]
-#[ignore = "bug: a full read-ahead queue is never emptied when the Receiver goes (send hangs)"]
 fn blocking_split_sender_waiting_for_its_receiver_finishes_once_the_receiver_is_dropped() {
     let _one = serial();
     let _watchdog = common::Watchdog::new(std::process::id(), TIMEOUT * 2);
@@ -178,7 +177,6 @@ fn blocking_split_sender_waiting_for_its_receiver_finishes_once_the_receiver_is_
 /// gets the queued message, nor EOF (`'disconnect'`); the fd leaks for the
 /// life of the runtime.
 #[test]
-#[ignore = "bug: the detached flush task of a dropped Channel hangs on a full read-ahead queue; the peer never sees EOF"]
 fn dropping_a_channel_after_read_ahead_full_still_flushes_and_closes() {
     let _one = serial();
     multi_thread().block_on(common::timeout(TIMEOUT, async {
@@ -210,7 +208,6 @@ fn dropping_a_channel_after_read_ahead_full_still_flushes_and_closes() {
 /// waits for that Receiver — which is dropped only after the `Sender`'s
 /// drop returns. The thread hangs in `drop` forever, ACK or no ACK.
 #[test]
-#[ignore = "bug: dropping a blocking Channel after ReadAheadFull hangs in Sender::drop forever"]
 fn dropping_a_blocking_channel_after_read_ahead_full_does_not_hang() {
     let _one = serial();
     let (ours, mut raw) = raw_pair();
@@ -243,7 +240,6 @@ fn dropping_a_blocking_channel_after_read_ahead_full_does_not_hang() {
 /// half holds up to `max_pending_fds` of the peer's sockets open (a TCP
 /// connection handed to us is never closed: the client hangs).
 #[test]
-#[ignore = "bug: handles read ahead stay open after the Receiver is dropped, while the Sender lives"]
 fn handles_kept_for_a_dropped_receiver_are_closed_when_it_goes() {
     let _one = serial();
     current_thread().block_on(common::timeout(TIMEOUT, async {
@@ -406,7 +402,6 @@ fn internal_messages_from_the_peer_do_not_block_a_sender_without_receiver() {
 /// is: the sender never holds the state across a wait and wakes the
 /// receiver).
 #[test]
-#[ignore = "bug: blocking Receiver cannot take read-ahead messages while the Sender sleeps in poll holding the receive state"]
 fn blocking_receiver_gets_messages_while_the_sender_waits_for_its_ack() {
     let _one = serial();
     let _watchdog = common::Watchdog::new(std::process::id(), TIMEOUT * 2);
@@ -447,7 +442,6 @@ fn blocking_receiver_gets_messages_while_the_sender_waits_for_its_ack() {
 /// blocking `Receiver::buffered` even blocks, on the receive state a
 /// `Sender` holds while it sleeps in `poll(2)` (bug 3).
 #[test]
-#[ignore = "bug: Receiver::buffered() does not count messages in the read-ahead queue"]
 fn buffered_counts_messages_read_ahead() {
     let _one = serial();
     current_thread().block_on(common::timeout(TIMEOUT, async {
@@ -478,7 +472,7 @@ fn buffered_counts_messages_read_ahead() {
 /// `Receiver`. A program that keeps both halves on one thread (split only
 /// to store them apart) used to get an error and now hangs forever.
 #[test]
-#[ignore = "behaviour change: blocking split Sender with a full read-ahead queue now waits forever instead of ReadAheadFull"]
+#[ignore = "by design: a split Sender waits for its Receiver to take messages when the read-ahead queue is full; one thread holding both halves waits forever (documented in blocking::Sender)"]
 fn blocking_split_sender_on_the_receivers_thread_does_not_hang() {
     let _one = serial();
     let (ours, raw) = raw_pair();
@@ -510,7 +504,6 @@ fn blocking_split_sender_on_the_receivers_thread_does_not_hang() {
 /// *before* it in the same read and are still undecoded in the buffer, so
 /// `recv` reports the error before an earlier message.
 #[test]
-#[ignore = "bug (pre-existing): the MSG_CTRUNC error overtakes messages read before it"]
 fn a_truncated_read_is_reported_after_the_messages_before_it() {
     use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
     let _one = serial();
