@@ -143,7 +143,7 @@ impl Channel {
     /// Wraps a connected unix stream socket (switched to non-blocking mode:
     /// this channel waits in `poll(2)`, see the [module docs](self)).
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
-        sys::set_nonblocking(&fd, true)?;
+        sys::prepare_channel(fd.as_fd())?;
         let shared = Arc::new(Shared {
             io: UnixStream::from(fd),
             send: SendState::new(serialization, &limits),

@@ -76,7 +76,7 @@ impl Channel {
     /// runtime (an error otherwise).
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
         in_runtime()?;
-        sys::set_nonblocking(&fd, true)?;
+        sys::prepare_channel(fd.as_fd())?;
         let io = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?;
         let shared = Arc::new(Shared {
             io,
