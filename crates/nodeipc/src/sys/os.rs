@@ -34,8 +34,8 @@ macro_rules! per_os {
 per_os! {
     /// `SOCK_CLOEXEC`: `socketpair` makes close-on-exec sockets. rustix
     /// has it for every target but Apple's, AIX and Haiku; std's
-    /// `UnixStream::pair` uses it on these systems (and not on Solaris),
-    /// libuv on Linux and FreeBSD only. Elsewhere: `socketpair`, then
+    /// `UnixStream::pair` uses it on all of these (not on Solaris), libuv
+    /// on Linux and FreeBSD only. Elsewhere: `socketpair`, then
     /// `FD_CLOEXEC` on both ends.
     const SOCK_CLOEXEC: Option<SocketFlags> = if target_os in [
         "linux", "android", "freebsd", "dragonfly", "netbsd", "openbsd", "illumos"
