@@ -116,7 +116,7 @@ fn run_stdin_eof_disconnects_and_late_messages_still_arrive() {
     // Our stdin ends at once, so the child sees 'disconnect' right after
     // the message. What it wrote to the socket before must all be printed;
     // Node itself drops writes still queued in the child when it
-    // disconnects (PROTOCOL.md §5.1), so how many get out varies: check
+    // disconnects (docs/protocol.md §5.1), so how many get out varies: check
     // that the output is an in-order prefix and the child saw the
     // disconnect.
     let script = "process.on('message', () => { for (let i = 0; i < 500; i++) process.send(i); });

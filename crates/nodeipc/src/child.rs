@@ -2,7 +2,7 @@
 //!
 //! A Node parent (`fork()`, or `spawn` with `'ipc'` in `stdio`) puts one end
 //! of a unix socketpair at fd N and sets `NODE_CHANNEL_FD=N` and
-//! `NODE_CHANNEL_SERIALIZATION_MODE` (PROTOCOL.md §1.1).
+//! `NODE_CHANNEL_SERIALIZATION_MODE` (docs/protocol.md §1.1).
 //! [`Channel::from_env`](crate::Channel::from_env) and
 //! [`blocking::Channel::from_env`](crate::blocking::Channel::from_env):
 //!
@@ -34,8 +34,9 @@
 //! in place. A child that spawns programs of its own should either call
 //! [`remove_channel_env`] early in `main`, before any thread starts, or
 //! `env_remove` both names on each `Command` — otherwise a Node grandchild
-//! finds `NODE_CHANNEL_FD` pointing at an fd it does not have and aborts
-//! (PROTOCOL.md §1.2). [`crate::Command`] always sets both for its own
+//! finds `NODE_CHANNEL_FD` pointing at an fd it does not have: Node 22 and
+//! later abort (`SIGABRT`, at exit), Node 20 runs on with a `send()` that
+//! fails with `EINVAL` (docs/protocol.md §1.2). [`crate::Command`] always sets both for its own
 //! children.
 
 use crate::codec::Serialization;
@@ -101,6 +102,9 @@ pub(crate) fn inherited_channel() -> Result<(OwnedFd, Serialization)> {
 /// runtime or any thread is started. Read the variables (or call
 /// `from_env`) first if you need them: `from_env` fails with
 /// [`Error::NoChannel`] afterwards.
+// The one `unsafe` outside `sys`: the contract of `std::env::remove_var`,
+// passed on to the caller; the body is `sys`'s.
+#[allow(unsafe_code)]
 pub unsafe fn remove_channel_env() {
     // SAFETY: forwarded to the caller.
     unsafe { sys::remove_env(&[CHANNEL_FD_VAR, SERIALIZATION_MODE_VAR]) }

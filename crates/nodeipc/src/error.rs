@@ -58,6 +58,11 @@ pub enum Error {
     /// This process has no IPC channel: `NODE_CHANNEL_FD` is not set.
     #[error("NODE_CHANNEL_FD is not set: this process was not started with an IPC channel")]
     NoChannel,
+    /// This process is not a cluster worker: `NODE_UNIQUE_ID` is not set
+    /// (or not a number), so no Node primary started it with
+    /// `cluster.fork()` (see `cluster::Worker`).
+    #[error("NODE_UNIQUE_ID is not set: this process was not started by cluster.fork()")]
+    NotAWorker,
     /// `NODE_CHANNEL_FD` names something that is not a usable channel.
     #[error("invalid IPC channel NODE_CHANNEL_FD={fd}: {reason}")]
     InvalidChannelFd {
@@ -333,7 +338,8 @@ impl Error {
     ///   [`Error::Handle`] if an fd came with the cut-off message).
     /// - [`Error::Disconnected`]: the channel is closed.
     /// - [`Error::NoChannel`], [`Error::InvalidChannelFd`],
-    ///   [`Error::UnsupportedSerialization`]: no channel was made.
+    ///   [`Error::UnsupportedSerialization`], [`Error::NotAWorker`]: no
+    ///   channel was made.
     /// - [`Error::Io`]: the socket itself failed; after a failed write the
     ///   send queue is dropped and the sender is closed. One `Io` error does
     ///   leave the channel whole, a `send_with_handle` that could not make

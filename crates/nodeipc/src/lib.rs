@@ -27,28 +27,43 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layers, bottom up: `sys` (private: sockets and fds, all the `unsafe`), [`codec`]
-//! (pure wire formats), [`message`] (user vs internal `NODE_*` messages),
-//! [`handle`] (sockets and servers passed with `NODE_HANDLE`),
-//! [`Channel`] (tokio) and [`blocking::Channel`] (std), [`Command`] (parent)
+//! Layers, bottom up: `sys` (private: sockets and fds, the only module
+//! allowed `unsafe`), [`value`] (the JS value model), [`codec`] (pure wire
+//! formats), [`message`] (user vs internal `NODE_*` messages, the
+//! `NODE_HANDLE` wrapper), [`handle`] (sockets and servers passed with
+//! `NODE_HANDLE`), [`channel`] (one I/O-free core, driven by tokio —
+//! [`Channel`] — and by std — [`blocking::Channel`]), [`Command`] (parent)
 //! and [`Channel::from_env`] (child). The wire protocol is described in
-//! `PROTOCOL.md`; `docs/` in the repository holds design notes.
+//! `docs/protocol.md` and the layers in `docs/architecture.md`, in the
+//! repository.
+//!
+//! # Features
+//!
+//! - `tokio` (default): the async [`Channel`], [`Command::spawn`], and
+//!   [`SendHandle`] for tokio's socket types. Without it the crate has no
+//!   tokio in its dependency tree: [`blocking::Channel`],
+//!   [`Command::blocking_spawn`], the codecs and [`Value`] remain.
 
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod blocking;
 pub mod channel;
 pub mod child;
+#[cfg(feature = "tokio")]
+pub mod cluster;
 pub mod codec;
 mod error;
 pub mod handle;
 mod limits;
 pub mod message;
-mod protocol;
 mod spawn;
+#[allow(unsafe_code)]
 mod sys;
 pub mod value;
 
+pub use channel::blocking;
+#[cfg(feature = "tokio")]
 pub use channel::{Channel, Receiver, Sender};
 pub use codec::Serialization;
 pub use error::{DecodeError, EncodeError, Error, Result};

@@ -11,7 +11,22 @@ use crate::child::{CHANNEL_FD_VAR, SERIALIZATION_MODE_VAR};
 use crate::codec::Serialization;
 use crate::error::Result;
 use crate::limits::Limits;
-use crate::{Channel, blocking, sys};
+use crate::{blocking, sys};
+
+/// The command spawned: tokio's when the `tokio` feature is on (its
+/// `spawn` needs it), else std's.
+#[cfg(feature = "tokio")]
+type Inner = tokio::process::Command;
+#[cfg(not(feature = "tokio"))]
+type Inner = std::process::Command;
+
+/// The std command inside an [`Inner`].
+fn std_of(inner: &mut Inner) -> &mut std::process::Command {
+    #[cfg(feature = "tokio")]
+    return inner.as_std_mut();
+    #[cfg(not(feature = "tokio"))]
+    return inner;
+}
 
 /// Builds and spawns a child process with an IPC channel, the way Node's
 /// `child_process.fork()` does: one end of a unix socketpair at fd 3
@@ -36,7 +51,7 @@ use crate::{Channel, blocking, sys};
 /// ```
 #[derive(Debug)]
 pub struct Command {
-    inner: tokio::process::Command,
+    inner: Inner,
     channel_fd: RawFd,
     serialization: Serialization,
     limits: Limits,
@@ -52,7 +67,7 @@ impl Command {
     /// serialization and default [`Limits`].
     pub fn new(program: impl AsRef<OsStr>) -> Self {
         Command {
-            inner: tokio::process::Command::new(program),
+            inner: Inner::new(program),
             channel_fd: Self::DEFAULT_CHANNEL_FD,
             serialization: Serialization::Json,
             limits: Limits::default(),
@@ -62,7 +77,7 @@ impl Command {
 
     /// Adds an argument.
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
-        self.inner.arg(arg);
+        self.as_std_mut().arg(arg);
         self
     }
 
@@ -72,43 +87,43 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.inner.args(args);
+        self.as_std_mut().args(args);
         self
     }
 
     /// Sets an environment variable for the child.
     pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Self {
-        self.inner.env(key, val);
+        self.as_std_mut().env(key, val);
         self
     }
 
     /// Removes an environment variable for the child.
     pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
-        self.inner.env_remove(key);
+        self.as_std_mut().env_remove(key);
         self
     }
 
     /// Sets the child's working directory.
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
-        self.inner.current_dir(dir);
+        self.as_std_mut().current_dir(dir);
         self
     }
 
     /// The child's stdin (inherited by default).
     pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.inner.stdin(cfg);
+        self.as_std_mut().stdin(cfg);
         self
     }
 
     /// The child's stdout (inherited by default).
     pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.inner.stdout(cfg);
+        self.as_std_mut().stdout(cfg);
         self
     }
 
     /// The child's stderr (inherited by default).
     pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.inner.stderr(cfg);
+        self.as_std_mut().stderr(cfg);
         self
     }
 
@@ -133,16 +148,25 @@ impl Command {
 
     /// The underlying tokio command, for everything else (`kill_on_drop`,
     /// `process_group`, …). Its std command is at `as_std_mut()`. Spawn
-    /// through [`spawn`](Self::spawn) or [`spawn_blocking`](Self::spawn_blocking)
+    /// through [`spawn`](Self::spawn) or [`blocking_spawn`](Self::blocking_spawn)
     /// only: after the first of those, spawning the inner command directly
     /// fails with `EBADF` (there is no channel end to place).
+    #[cfg(feature = "tokio")]
     pub fn as_tokio_mut(&mut self) -> &mut tokio::process::Command {
         &mut self.inner
     }
 
+    /// The underlying std command, for everything else (`process_group`,
+    /// `uid`, …); the same rule as [`as_tokio_mut`](Self::as_tokio_mut)'s
+    /// about spawning it directly.
+    pub fn as_std_mut(&mut self) -> &mut std::process::Command {
+        std_of(&mut self.inner)
+    }
+
     /// Spawns the child. Must be called inside a tokio runtime (an error
     /// otherwise).
-    pub fn spawn(&mut self) -> Result<(tokio::process::Child, Channel)> {
+    #[cfg(feature = "tokio")]
+    pub fn spawn(&mut self) -> Result<(tokio::process::Child, crate::Channel)> {
         if let Err(e) = tokio::runtime::Handle::try_current() {
             return Err(io::Error::other(e).into());
         }
@@ -151,19 +175,30 @@ impl Command {
         self.finish_spawn(theirs);
         Ok((
             child?,
-            Channel::from_fd(ours, self.serialization, self.limits)?,
+            crate::Channel::from_fd(ours, self.serialization, self.limits)?,
         ))
     }
 
-    /// Spawns the child with a [`blocking::Channel`]; needs no runtime.
-    pub fn spawn_blocking(&mut self) -> Result<(std::process::Child, blocking::Channel)> {
+    /// Spawns the child with a [`blocking::Channel`]; needs no runtime (nor
+    /// the `tokio` feature). Named as tokio names the blocking twins of its
+    /// async methods (`blocking_recv`, `blocking_lock`).
+    pub fn blocking_spawn(&mut self) -> Result<(std::process::Child, blocking::Channel)> {
         let (ours, theirs) = self.prepare()?;
-        let child = self.inner.as_std_mut().spawn();
+        let child = self.as_std_mut().spawn();
         self.finish_spawn(theirs);
         Ok((
             child?,
             blocking::Channel::from_fd(ours, self.serialization, self.limits)?,
         ))
+    }
+
+    /// The old name of [`blocking_spawn`](Self::blocking_spawn).
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed `blocking_spawn`: `spawn_blocking` read like tokio's `spawn_blocking`"
+    )]
+    pub fn spawn_blocking(&mut self) -> Result<(std::process::Child, blocking::Channel)> {
+        self.blocking_spawn()
     }
 
     /// Makes the socketpair and points the child's setup at its end.
@@ -183,13 +218,14 @@ impl Command {
         let theirs = sys::dup_at_or_above(&theirs, self.channel_fd)?;
         let placement = self.child_end.get_or_insert_with(|| {
             let placement = Arc::new(sys::FdPlacement::default());
-            sys::place_fd_in_child(self.inner.as_std_mut(), placement.clone());
+            sys::place_fd_in_child(std_of(&mut self.inner), placement.clone());
             placement
         });
         placement.set(theirs.as_raw_fd(), self.channel_fd);
-        self.inner
-            .env(CHANNEL_FD_VAR, self.channel_fd.to_string())
-            .env(SERIALIZATION_MODE_VAR, self.serialization.as_str());
+        let (fd, mode) = (self.channel_fd.to_string(), self.serialization.as_str());
+        self.as_std_mut()
+            .env(CHANNEL_FD_VAR, fd)
+            .env(SERIALIZATION_MODE_VAR, mode);
         Ok((ours, theirs))
     }
 

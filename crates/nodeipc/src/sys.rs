@@ -24,7 +24,7 @@ use rustix::net::{
 };
 
 /// A connected pair of unix stream sockets, both CLOEXEC, as libuv makes
-/// for `'ipc'` (PROTOCOL.md §1.1).
+/// for `'ipc'` (docs/protocol.md §1.1).
 ///
 /// Without `SOCK_CLOEXEC` (macOS) the sockets exist without CLOEXEC until
 /// the `fcntl`s, as libuv's `uv_socketpair` and std's `UnixStream::pair`
@@ -69,6 +69,15 @@ pub(crate) fn shutdown_write(fd: impl AsFd) -> io::Result<()> {
     Ok(rustix::net::shutdown(fd, rustix::net::Shutdown::Write)?)
 }
 
+/// Marks a bound socket as listening (`listen(2)`), with room for
+/// `backlog` pending connections; a socket that listens already keeps
+/// listening with the new backlog. (Only the cluster worker listens, and
+/// it needs tokio.)
+#[cfg(feature = "tokio")]
+pub(crate) fn listen(fd: impl AsFd, backlog: i32) -> io::Result<()> {
+    Ok(rustix::net::listen(fd, backlog)?)
+}
+
 /// Sleeps until `fd` is readable (`read`) or writable (`write`): the
 /// blocking channel's wait, on a non-blocking socket. `true` if it is
 /// writable (or in error: a write tells which).
@@ -90,7 +99,7 @@ pub(crate) fn wait(fd: impl AsFd, read: bool, write: bool) -> io::Result<bool> {
 }
 
 /// Writes as much of `buf` as the socket takes, with `fd` attached as one
-/// `SCM_RIGHTS` fd, as libuv's `uv_write2` sends a handle (PROTOCOL.md
+/// `SCM_RIGHTS` fd, as libuv's `uv_write2` sends a handle (docs/protocol.md
 /// §4.3): the fd rides on the first byte. No `SIGPIPE`.
 pub(crate) fn send_with_fd(sock: impl AsFd, buf: &[u8], fd: BorrowedFd<'_>) -> io::Result<usize> {
     let fds = [fd];

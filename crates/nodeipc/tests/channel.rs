@@ -250,7 +250,7 @@ fn a_failed_exec_is_an_error_whatever_the_channel_fd() {
     for fd in 3..12 {
         let r = nodeipc::Command::new("/nonexistent/program")
             .channel_fd(fd)
-            .spawn_blocking();
+            .blocking_spawn();
         match r {
             Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "fd {fd}"),
             other => panic!("fd {fd}: {other:?}"),
@@ -261,7 +261,7 @@ fn a_failed_exec_is_an_error_whatever_the_channel_fd() {
 #[test]
 fn spawning_the_inner_command_directly_fails_instead_of_leaking_an_fd() {
     let mut cmd = nodeipc::Command::new("true");
-    let (mut child, _channel) = cmd.spawn_blocking().unwrap();
+    let (mut child, _channel) = cmd.blocking_spawn().unwrap();
     assert!(child.wait().unwrap().success());
     let err = cmd.as_tokio_mut().as_std_mut().status().unwrap_err();
     assert_eq!(err.raw_os_error(), Some(9), "EBADF: {err}");
@@ -317,4 +317,45 @@ async fn bad_advanced_frames_are_errors_and_the_next_frame_arrives() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn an_internal_message_keeps_the_handle_that_came_with_it() {
+    // How cluster's `newconn` travels: an internal message sent with a
+    // socket. `recv_message_with_handle` gives both; `recv` skips it (and
+    // closes the socket); the user message after it still arrives.
+    let (mut a, mut b) = Channel::pair().unwrap();
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let newconn = json!({"cmd": "NODE_CLUSTER", "act": "newconn", "key": "k"});
+    timeout(LIMIT, async {
+        let send = async {
+            a.send_with_handle(&newconn, theirs).await.unwrap();
+            a.send(&json!({"user": 1})).await.unwrap();
+        };
+        let recv = async {
+            let (msg, handle) = b
+                .recv_message_with_handle::<Value>()
+                .await
+                .unwrap()
+                .unwrap();
+            match msg {
+                Message::Internal(m) => assert_eq!(m.0, newconn),
+                other => panic!("{other:?}"),
+            }
+            match handle {
+                Some(nodeipc::Handle::UnixStream(mut s)) => {
+                    std::io::Write::write_all(&mut s, b"x").unwrap();
+                }
+                other => panic!("{other:?}"),
+            }
+            let user: Value = b.recv().await.unwrap().unwrap();
+            assert_eq!(user, json!({"user": 1}));
+        };
+        tokio::join!(send, recv);
+    })
+    .await
+    .unwrap();
+    let mut got = [0u8; 1];
+    std::io::Read::read_exact(&mut &ours, &mut got).unwrap();
+    assert_eq!(&got, b"x");
 }

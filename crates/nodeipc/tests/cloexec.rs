@@ -95,8 +95,8 @@ fn our_end_of_a_spawned_childs_channel_is_cloexec() {
         rt.block_on(async { nodeipc::Command::new("true").spawn().unwrap() })
     });
     assert!(rt.block_on(child.wait()).unwrap().success());
-    let (mut child, _ch) = new_fds_are_cloexec("Command::spawn_blocking", || {
-        nodeipc::Command::new("true").spawn_blocking().unwrap()
+    let (mut child, _ch) = new_fds_are_cloexec("Command::blocking_spawn", || {
+        nodeipc::Command::new("true").blocking_spawn().unwrap()
     });
     assert!(child.wait().unwrap().success());
 }
@@ -150,7 +150,7 @@ fn an_adopted_channel_is_cloexec() {
             "--test-threads=1",
         ])
         .env(CHILD_VAR, "1")
-        .spawn_blocking()
+        .blocking_spawn()
         .unwrap();
     let report: Value = ch.recv().unwrap().expect("the child's report");
     assert!(child.wait().unwrap().success());

@@ -317,7 +317,7 @@ fn rust_to_rust_handle_round_trip() {
 }
 
 // ---------------------------------------------------------------------------
-// A raw peer: the fd placements PROTOCOL.md §4.3 records
+// A raw peer: the fd placements docs/protocol.md §4.3 records
 
 const HANDLE_LINE: &[u8] =
     b"{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":\"with fd\"}\n";
@@ -455,7 +455,7 @@ fn blocking_parent_hands_a_tcp_listener_to_a_node_child() {
     let node = require_node!();
     for s in BOTH {
         no_leaks(async {
-            let (mut child, mut ch) = node_child(&node, s).spawn_blocking().unwrap();
+            let (mut child, mut ch) = node_child(&node, s).blocking_spawn().unwrap();
             let fds = blocking_child_fds(&mut ch);
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();

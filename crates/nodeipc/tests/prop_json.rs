@@ -1,4 +1,4 @@
-//! Property tests for the `json` decoder (PROTOCOL.md §2): however a stream
+//! Property tests for the `json` decoder (docs/protocol.md §2): however a stream
 //! is cut into reads, it decodes the same; garbage never panics, never grows
 //! the buffer past the limit, and never costs a good message.
 //!
@@ -361,7 +361,7 @@ proptest! {
             offsets.push(stream.len() as u64);
             encode(m, &mut stream).unwrap();
         }
-        // The writer's guarantees (PROTOCOL.md §2.1): valid UTF-8, one `\n`
+        // The writer's guarantees (docs/protocol.md §2.1): valid UTF-8, one `\n`
         // per message, at its end.
         prop_assert!(std::str::from_utf8(&stream).is_ok());
         prop_assert_eq!(stream.iter().filter(|&&b| b == b'\n').count(), msgs.len());
@@ -387,7 +387,7 @@ proptest! {
 // 2. One fixed stream, cut at every byte
 // ---------------------------------------------------------------------------
 
-/// Messages that exercise every escaping and UTF-8 rule of PROTOCOL.md §2.2.
+/// Messages that exercise every escaping and UTF-8 rule of docs/protocol.md §2.2.
 fn fixed_messages() -> Vec<Value> {
     use serde_json::json;
     vec![

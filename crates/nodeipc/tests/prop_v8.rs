@@ -1,4 +1,4 @@
-//! Property tests for the `advanced` codec (PROTOCOL.md §3): any value
+//! Property tests for the `advanced` codec (docs/protocol.md §3): any value
 //! survives encode → decode unchanged (and re-encodes to the same bytes);
 //! however a frame stream is cut into reads it decodes the same; arbitrary
 //! or corrupted bytes never panic, and whatever they decode to re-encodes

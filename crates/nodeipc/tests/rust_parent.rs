@@ -798,7 +798,7 @@ async fn decode_errors_keep_the_channel_in_sync() {
     .await;
 }
 
-/// What Node's reader accepts, we accept (PROTOCOL.md §2.3), also when a
+/// What Node's reader accepts, we accept (docs/protocol.md §2.3), also when a
 /// message arrives in pieces split inside a UTF-8 sequence; a message of
 /// the wrong type is an error that does not lose the next one.
 #[tokio::test]
@@ -851,7 +851,7 @@ async fn node_accepted_input_and_type_errors_decode_in_sync() {
 // ---------------------------------------------------------------------------
 // Blocking channel
 
-/// `spawn_blocking` + `blocking::Channel` with a Node child: values, a big
+/// `blocking_spawn` + `blocking::Channel` with a Node child: values, a big
 /// message, many fed messages, disconnect. A watchdog kills the child if
 /// the test blocks.
 #[test]
@@ -859,7 +859,7 @@ fn blocking_channel_talks_to_a_node_child() {
     let node = require_node!();
     let mut cmd = nodeipc::Command::new(&node);
     cmd.arg(common::script("child.js")).arg("echo");
-    let (mut child, mut ch) = cmd.spawn_blocking().unwrap();
+    let (mut child, mut ch) = cmd.blocking_spawn().unwrap();
     let watchdog = common::Watchdog::new(child.id(), TIMEOUT);
 
     let value = json!({"s": "\u{1F600}\u{2028}", "n": [0, -1.5, 1e21], "o": {}});

@@ -49,7 +49,7 @@ impl std::error::Error for ToJsonError {}
 
 impl Value {
     /// The JSON `JSON.stringify` makes of this value, which is also what a
-    /// Node peer would have sent for it over a `json` channel (PROTOCOL.md
+    /// Node peer would have sent for it over a `json` channel (docs/protocol.md
     /// §2.2). Lossy, as in JS:
     ///
     /// | value | JSON |

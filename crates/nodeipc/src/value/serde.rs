@@ -10,6 +10,7 @@
 //! The mapping is documented on [`to_value`] (Rust → JS) and [`from_value`]
 //! (JS → Rust).
 
+mod build;
 mod de;
 mod ser;
 #[cfg(test)]
@@ -18,8 +19,9 @@ mod value_impl;
 
 use ::serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+pub(crate) use build::{int128, uint128};
 pub(crate) use de::{KeyDe, MAX_NESTING, visit_bigint, visit_byte_seq, visit_number};
-pub(crate) use ser::{RAW_VALUE_TOKEN, int128, uint128};
+pub(crate) use ser::RAW_VALUE_TOKEN;
 pub(crate) use value_impl::{VALUE_TOKEN, take_slot, with_slot};
 
 use super::Value;

@@ -109,7 +109,7 @@ const modes = {
   },
 
   // Sends one big message and returns normally: Node keeps the process
-  // alive until the write is done (PROTOCOL.md §5.2).
+  // alive until the write is done (docs/protocol.md §5.2).
   sendAndReturn(n) {
     process.send({ big: pattern(Number(n)) });
   },
@@ -170,7 +170,7 @@ const modes = {
   channelInfo() {
     process.send({
       fd: process.channel.fd,
-      // Node deletes both variables at startup (PROTOCOL.md §1.2).
+      // Node deletes both variables at startup (docs/protocol.md §1.2).
       envFd: process.env.NODE_CHANNEL_FD ?? null,
       envMode: process.env.NODE_CHANNEL_SERIALIZATION_MODE ?? null,
     });

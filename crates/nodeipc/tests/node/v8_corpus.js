@@ -1,6 +1,6 @@
 'use strict';
 // The `advanced` corpus: the exact bytes Node writes over a real IPC channel
-// for many values (PROTOCOL.md §3), for tests/v8_corpus.rs.
+// for many values (docs/protocol.md §3), for tests/v8_corpus.rs.
 //
 //   node v8_corpus.js            prints [{label, hex, reencode}] as JSON
 //   node v8_corpus.js child      (internal) sends every value on fd 3

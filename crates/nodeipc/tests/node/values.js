@@ -4,7 +4,7 @@
 // Each entry is [name, value, afterRust?]: `afterRust` is the value a Rust
 // peer gives back after parsing into String / serde_json::Value, when that
 // differs from `value` (lone surrogates cannot live in a Rust String and
-// become U+FFFD, PROTOCOL.md §2.2).
+// become U+FFFD, docs/protocol.md §2.2).
 
 function nested(depth) {
   let v = [];

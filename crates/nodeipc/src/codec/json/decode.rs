@@ -11,7 +11,8 @@ use crate::limits::Limits;
 
 /// Splits a byte stream into `json` messages.
 ///
-/// Pure: it owns one growable buffer and no I/O. The caller appends bytes
+/// Pure: one growable buffer, the framing state and no I/O (the channel
+/// keeps the framing state and decodes from its own buffer). The caller appends bytes
 /// (with [`read_buf`](Self::read_buf) or [`extend`](Self::extend)) and takes
 /// messages out with [`decode`](Self::decode) until it returns `None`.
 ///
@@ -40,69 +41,49 @@ use crate::limits::Limits;
 #[derive(Debug)]
 pub struct JsonDecoder {
     buf: ReadBuffer,
+    framing: Lines,
+    limits: Limits,
+}
+
+buffered_decoder!(JsonDecoder, Lines, Frame);
+
+/// The state of `json` framing, apart from the bytes: how far the pending
+/// bytes hold no `\n`, and whether an over-long line is being dropped. It
+/// decodes from a [`ReadBuffer`] it does not own (the channel's, or a
+/// [`JsonDecoder`]'s), as tokio-util's codecs decode from the caller's
+/// buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
     /// The first `scanned` pending bytes hold no `\n`.
     scanned: usize,
     /// Dropping the rest of an over-long line.
     discarding: bool,
-    limits: Limits,
 }
 
-impl JsonDecoder {
-    /// The limits this decoder enforces.
-    pub(crate) fn limits(&self) -> &Limits {
-        &self.limits
+impl Lines {
+    /// Most bytes a buffer ever needs for one message: the longest line
+    /// `limits` allow and its `\n`.
+    pub(crate) fn max_buffered(limits: &Limits) -> usize {
+        limits.max_message_len.saturating_add(1)
     }
 
-    /// A decoder enforcing `limits`.
-    pub fn new(limits: Limits) -> Self {
-        JsonDecoder {
-            buf: ReadBuffer::new(limits.max_message_len.saturating_add(1)),
-            scanned: 0,
-            discarding: false,
-            limits,
-        }
-    }
-
-    /// The buffer to read into: bytes must only be appended to it (into its
-    /// spare capacity, as `tokio`'s `try_read_buf` or
-    /// [`rustix::buffer::spare_capacity`] do). There is room for at least
-    /// [`READ_CHUNK`](super::READ_CHUNK) bytes; already decoded bytes have
-    /// been dropped.
-    pub fn read_buf(&mut self) -> &mut Vec<u8> {
-        self.buf.read_buf()
-    }
-
-    /// Appends `bytes` (for tests, fuzzing and callers without a socket).
-    pub fn extend(&mut self, bytes: &[u8]) {
-        self.buf.extend(bytes);
-    }
-
-    /// Bytes received but not yet handed out as messages.
-    pub fn buffered(&self) -> usize {
-        self.buf.pending_len()
-    }
-
-    /// Bytes read in so far, from the start of the stream (the stream
-    /// offset the next read starts at).
-    pub fn received(&self) -> u64 {
-        self.buf.received()
-    }
-
-    /// The next complete message, an error about one message, or `None`
-    /// when more bytes are needed. After an error, call again: the stream
-    /// stays in sync.
-    pub fn decode(&mut self) -> Option<Result<Frame<'_>>> {
-        let limit = self.limits.max_message_len;
+    /// The next message in `buf` (see [`JsonDecoder::decode`]).
+    pub(crate) fn decode<'b>(
+        &mut self,
+        buf: &'b mut ReadBuffer,
+        limits: &Limits,
+    ) -> Option<Result<Frame<'b>>> {
+        let limit = limits.max_message_len;
         loop {
-            let pending = self.buf.pending();
+            let pending = buf.pending();
             let Some(i) = memchr::memchr(b'\n', &pending[self.scanned..]) else {
                 let len = pending.len();
                 self.scanned = len;
                 if self.discarding {
-                    self.buf.take(len);
+                    buf.take(len);
                     self.scanned = 0;
                 } else if len > limit {
-                    let (_, offset) = self.buf.take(len);
+                    let (_, offset) = buf.take(len);
                     self.scanned = 0;
                     self.discarding = true;
                     return Some(Err(Error::TooLarge { offset, len, limit }));
@@ -111,15 +92,15 @@ impl JsonDecoder {
             };
             let len = self.scanned + i;
             self.scanned = 0;
-            let (line, offset) = self.buf.take(len + 1);
+            let (line, offset) = buf.take(len + 1);
             if std::mem::take(&mut self.discarding) {
                 continue;
             }
             if len > limit {
                 return Some(Err(Error::TooLarge { offset, len, limit }));
             }
-            self.buf.note_message(len);
-            let bytes = &self.buf.bytes(line)[..len];
+            buf.note_message(len);
+            let bytes = &buf.bytes(line)[..len];
             if bytes.iter().all(is_json_whitespace) {
                 return Some(Err(Error::Decode {
                     offset,
@@ -130,12 +111,9 @@ impl JsonDecoder {
         }
     }
 
-    /// Call at end of stream: an error if part of a message is left.
-    /// Node drops such a fragment silently; we report it once, then forget it.
-    /// `buffered` is 0 when the cut message was an over-long one, already
-    /// reported as [`Error::TooLarge`].
-    pub fn finish(&mut self) -> Result<()> {
-        let buffered = self.buf.take_all();
+    /// At end of stream (see [`JsonDecoder::finish`]).
+    pub(crate) fn finish(&mut self, buf: &mut ReadBuffer) -> Result<()> {
+        let buffered = buf.take_all();
         self.scanned = 0;
         let discarding = std::mem::take(&mut self.discarding);
         if buffered > 0 || discarding {
@@ -192,14 +170,11 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// The message under this line's `NODE_HANDLE` wrappers, all of them
-    /// taken off in two passes over the line (see `layers.rs`): Node unwraps
-    /// any depth, and re-parsing each layer's text cost layers × size.
-    pub(crate) fn unwrap_handle(&self) -> Result<super::Unwrapped<'a>> {
-        super::layers::unwrap(self.bytes, || repair(self.bytes)).map_err(|e| Error::Decode {
-            offset: self.offset,
-            kind: DecodeError::Json(e),
-        })
+    /// The line made parseable the way [`parse`](Self::parse) makes it
+    /// (invalid UTF-8, lone surrogates); `None` when there is nothing to
+    /// repair.
+    pub(crate) fn repaired(&self) -> Option<String> {
+        repair(self.bytes)
     }
 
     /// Whether this is an internal message: an object whose `cmd` is a
@@ -308,9 +283,7 @@ impl<'de> Deserialize<'de> for CmdProbe {
                     if key == "cmd" {
                         // JSON.parse keeps the last of duplicate keys.
                         let cmd: serde_json::Value = map.next_value()?;
-                        internal = cmd
-                            .as_str()
-                            .is_some_and(|c| c.len() > 5 && c.starts_with("NODE_"));
+                        internal = cmd.as_str().is_some_and(crate::codec::is_internal_cmd);
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -374,7 +347,7 @@ mod tests {
 
     #[test]
     fn bad_line_between_good_ones_loses_nothing() {
-        // The write pattern that corrupts Node's reader (PROTOCOL.md §2.3).
+        // The write pattern that corrupts Node's reader (docs/protocol.md §2.3).
         let mut dec = JsonDecoder::new(Limits::default());
         let mut got = Vec::new();
         for chunk in [

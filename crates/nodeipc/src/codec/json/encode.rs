@@ -48,7 +48,7 @@ mod tests {
 
     #[test]
     fn strings_are_escaped_like_json_stringify() {
-        // PROTOCOL.md §2.2
+        // docs/protocol.md §2.2
         assert_eq!(text("café"), "\"café\"\n");
         assert_eq!(text("\u{2028}\u{2029}"), "\"\u{2028}\u{2029}\"\n");
         assert_eq!(text("\u{1F600}"), "\"\u{1F600}\"\n");

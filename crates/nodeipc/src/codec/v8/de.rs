@@ -37,6 +37,7 @@ use super::cursor::Cursor;
 use super::keys::Keys;
 use super::read::read_nested;
 use super::tag;
+use crate::codec::{is_internal_cmd, is_internal_cmd_units};
 use crate::error::DecodeError;
 use crate::limits::Limits;
 use crate::value::{
@@ -281,7 +282,7 @@ impl<'de> De<'de, '_> {
     }
 
     /// Whether the string value next is one of Node's internal commands
-    /// (more than 5 characters, starting with `NODE_`); `true` if in doubt.
+    /// ([`is_internal_cmd`]); `true` if in doubt.
     fn internal_cmd_next(&self) -> bool {
         let mut cur = self.cur;
         let prefix = |cur: &mut Cursor<'_>| {
@@ -289,10 +290,9 @@ impl<'de> De<'de, '_> {
             cur.pos += 1;
             let b = cur.string_bytes(t, cur.pos - 1)?;
             Ok::<_, DecodeError>(match t {
-                tag::ONE_BYTE_STRING | tag::UTF8_STRING => b.len() > 5 && b.starts_with(b"NODE_"),
-                tag::TWO_BYTE_STRING => {
-                    b.len() > 10 && utf16le_units(b).take(5).eq("NODE_".encode_utf16())
-                }
+                tag::ONE_BYTE_STRING => is_internal_cmd_units(b.iter().map(|&c| u16::from(c))),
+                tag::UTF8_STRING => is_internal_cmd(&String::from_utf8_lossy(b)),
+                tag::TWO_BYTE_STRING => is_internal_cmd_units(utf16le_units(b)),
                 _ => false,
             })
         };
@@ -650,7 +650,7 @@ mod tests {
 
     use super::*;
 
-    /// The payloads of PROTOCOL.md §3.4 that the direct reader reads
+    /// The payloads of docs/protocol.md §3.4 that the direct reader reads
     /// itself (it gives up on the others), as `serde_json::Value`.
     #[test]
     fn node_dumps_read_directly() {

@@ -8,14 +8,16 @@ use crate::error::{DecodeError, Error, Result};
 use crate::limits::Limits;
 use crate::value::{Value, from_value_limited};
 
-/// Frame lengths from this one up are refused: Node reads the prefix as a
-/// signed 32-bit number and cannot receive them (nodejs/node#61312).
+/// Frame lengths from this one up are refused: no Node can receive one
+/// (Node 20 reads the prefix as a signed 32-bit number and throws on every
+/// read after it, nodejs/node#61312; Node 22 and later wait for that many
+/// bytes, which they cannot hold), so no Node sends one.
 const MAX_FRAME: u32 = 1 << 31;
 
-/// Splits a byte stream into `advanced` frames (PROTOCOL.md §3.1).
+/// Splits a byte stream into `advanced` frames (docs/protocol.md §3.1).
 ///
-/// Pure, like [`JsonDecoder`](crate::codec::json::JsonDecoder): it owns
-/// one growable buffer and no I/O. Append bytes with
+/// Pure, like [`JsonDecoder`](crate::codec::json::JsonDecoder): one
+/// growable buffer, the framing state and no I/O. Append bytes with
 /// [`read_buf`](Self::read_buf) or [`extend`](Self::extend), take frames
 /// with [`decode`](Self::decode) until it returns `None`, and parse each
 /// with [`Frame::to_value`].
@@ -44,108 +46,86 @@ const MAX_FRAME: u32 = 1 << 31;
 #[derive(Debug)]
 pub struct V8Decoder {
     buf: ReadBuffer,
-    /// Bytes of a refused frame still to drop.
-    skip: u64,
+    framing: Frames,
     limits: Limits,
 }
 
-impl V8Decoder {
-    /// The limits this decoder enforces.
-    pub(crate) fn limits(&self) -> &Limits {
-        &self.limits
+buffered_decoder!(V8Decoder, Frames, Frame);
+
+/// The state of `advanced` framing, apart from the bytes: how much of a
+/// refused frame is still to drop. It decodes from a [`ReadBuffer`] it
+/// does not own (the channel's, or a [`V8Decoder`]'s).
+#[derive(Debug, Default)]
+pub(crate) struct Frames {
+    /// Bytes of a refused frame still to drop.
+    skip: u64,
+}
+
+impl Frames {
+    /// Most bytes a buffer ever needs for one frame: the largest payload
+    /// `limits` allow and its prefix.
+    pub(crate) fn max_buffered(limits: &Limits) -> usize {
+        limits.max_message_len.saturating_add(4)
     }
 
-    /// A decoder enforcing `limits`.
-    pub fn new(limits: Limits) -> Self {
-        V8Decoder {
-            buf: ReadBuffer::new(limits.max_message_len.saturating_add(4)),
-            skip: 0,
-            limits,
-        }
-    }
-
-    /// The buffer to read into: bytes must only be appended to it (into its
-    /// spare capacity). There is room for at least
-    /// [`READ_CHUNK`](crate::codec::json::READ_CHUNK) bytes; decoded frames
-    /// have been dropped.
-    pub fn read_buf(&mut self) -> &mut Vec<u8> {
-        self.buf.read_buf()
-    }
-
-    /// Appends `bytes` (for tests, fuzzing and callers without a socket).
-    pub fn extend(&mut self, bytes: &[u8]) {
-        self.buf.extend(bytes);
-    }
-
-    /// Bytes received but not yet handed out as frames.
-    pub fn buffered(&self) -> usize {
-        self.buf.pending_len()
-    }
-
-    /// Bytes read in so far, from the start of the stream (the stream
-    /// offset the next read starts at).
-    pub fn received(&self) -> u64 {
-        self.buf.received()
-    }
-
-    /// The next complete frame, an error about one frame, or `None` when
-    /// more bytes are needed. After an error, call again: the stream stays
-    /// in sync as long as length prefixes are intact.
-    pub fn decode(&mut self) -> Option<Result<Frame<'_>>> {
+    /// The next frame in `buf` (see [`V8Decoder::decode`]).
+    pub(crate) fn decode<'b>(
+        &mut self,
+        buf: &'b mut ReadBuffer,
+        limits: &Limits,
+    ) -> Option<Result<Frame<'b>>> {
         if self.skip > 0 {
-            self.drop_skipped();
+            self.drop_skipped(buf);
             if self.skip > 0 {
                 return None;
             }
         }
-        let head: [u8; 4] = self.buf.pending().get(..4)?.try_into().ok()?;
+        let head: [u8; 4] = buf.pending().get(..4)?.try_into().ok()?;
         let len = u32::from_be_bytes(head);
-        let offset = self.buf.offset();
-        let limit = self.limits.max_message_len;
+        let offset = buf.offset();
+        let limit = limits.max_message_len;
         if len == 0 || len >= MAX_FRAME {
-            self.refuse(len);
+            self.refuse(buf, len);
             let kind = DecodeError::FrameLength(len);
             return Some(Err(Error::Decode { offset, kind }));
         }
         if len as usize > limit {
-            self.refuse(len);
+            self.refuse(buf, len);
             return Some(Err(Error::TooLarge {
                 offset,
                 len: len as usize,
                 limit,
             }));
         }
-        if self.buf.pending_len() < 4 + len as usize {
+        if buf.pending_len() < 4 + len as usize {
             return None;
         }
-        self.buf.note_message(len as usize);
-        let (frame, _) = self.buf.take(4 + len as usize);
+        buf.note_message(len as usize);
+        let (frame, _) = buf.take(4 + len as usize);
         Some(Ok(Frame {
-            payload: &self.buf.bytes(frame)[4..],
+            payload: &buf.bytes(frame)[4..],
             offset,
-            limits: self.limits,
+            limits: *limits,
         }))
     }
 
     /// Drops a refused frame: its prefix now, its payload as it arrives.
-    fn refuse(&mut self, len: u32) {
-        self.buf.take(4);
+    fn refuse(&mut self, buf: &mut ReadBuffer, len: u32) {
+        buf.take(4);
         self.skip = u64::from(len);
-        self.drop_skipped();
+        self.drop_skipped(buf);
     }
 
     /// Drops what has arrived of a refused frame's payload.
-    fn drop_skipped(&mut self) {
-        let n = self.skip.min(self.buf.pending_len() as u64);
-        self.buf.take(n as usize);
+    fn drop_skipped(&mut self, buf: &mut ReadBuffer) {
+        let n = self.skip.min(buf.pending_len() as u64);
+        buf.take(n as usize);
         self.skip -= n;
     }
 
-    /// Call at end of stream: an error if part of a frame is left. Node
-    /// drops such a fragment silently; we report it once, then forget it.
-    /// `buffered` is 0 when the cut frame was one already refused.
-    pub fn finish(&mut self) -> Result<()> {
-        let buffered = self.buf.take_all();
+    /// At end of stream (see [`V8Decoder::finish`]).
+    pub(crate) fn finish(&mut self, buf: &mut ReadBuffer) -> Result<()> {
+        let buffered = buf.take_all();
         let skipping = std::mem::take(&mut self.skip) > 0;
         if buffered > 0 || skipping {
             return Err(Error::UnexpectedEof { buffered });

@@ -486,7 +486,7 @@ impl<'a> Reader<'a> {
         }
         let kind = ViewKind::from_v8_subtag(subtag).ok_or(invalid("unknown view type"))?;
         let size = kind.element_size();
-        if offset % size != 0 || len % size != 0 {
+        if !offset.is_multiple_of(size) || !len.is_multiple_of(size) {
             return Err(invalid("misaligned typed array"));
         }
         // V8's checks: only views of a resizable buffer track its length or

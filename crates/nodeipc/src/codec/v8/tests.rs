@@ -1,4 +1,4 @@
-//! The reader and writer against Node's own bytes (PROTOCOL.md §3.4) and
+//! The reader and writer against Node's own bytes (docs/protocol.md §3.4) and
 //! against the forms and errors §3 and §6 list.
 
 use std::sync::Arc;
@@ -225,7 +225,7 @@ fn forms_node_reads_but_never_writes_are_read() {
 
 #[test]
 fn v8_views_after_an_array_buffer_are_read() {
-    // B + V (Node reads this form; observed in PROTOCOL.md §3.1).
+    // B + V (Node reads this form; observed in docs/protocol.md §3.1).
     let v = read(&hex("ff0f 42 02 01 02 56 42 00 02 00")).unwrap();
     assert_eq!(format!("{v:?}"), "Uint8Array(2) [ 1, 2 ]");
     // A view through a reference to its buffer, and the buffer's own id.

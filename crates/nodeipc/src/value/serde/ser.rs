@@ -6,9 +6,10 @@ use std::sync::Arc;
 use ::serde::ser::{self, Serialize};
 use bytes::Bytes;
 
+use super::build::{int128, map_value, uint128};
 use super::value_impl::{VALUE_TOKEN, take_slot};
 use crate::error::EncodeError;
-use crate::value::{BigInt, JsMap, JsObject, PropertyKey, Value};
+use crate::value::{JsObject, Value};
 
 type Result<T = Value> = std::result::Result<T, EncodeError>;
 
@@ -18,22 +19,6 @@ pub(crate) const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// The serializer of one value.
 pub(super) struct Ser;
-
-/// An integer as a number when JS holds it exactly (|n| ≤ 2^53 − 1), else
-/// a BigInt.
-pub(crate) fn int128(n: i128) -> Value {
-    match i64::try_from(n) {
-        Ok(n) => Value::from(n),
-        Err(_) => Value::BigInt(BigInt::from(n)),
-    }
-}
-
-pub(crate) fn uint128(n: u128) -> Value {
-    match u64::try_from(n) {
-        Ok(n) => Value::from(n),
-        Err(_) => Value::BigInt(BigInt::from(n)),
-    }
-}
 
 /// `{ name: inner }`: the externally tagged form of the enum variants.
 fn tagged(name: &'static str, inner: Value) -> Value {
@@ -265,20 +250,6 @@ pub(super) struct MapSer {
     key: Option<Value>,
 }
 
-/// The property key JS makes of a map key, if it makes one without loss
-/// of the key's kind: strings, integral numbers, BigInts.
-fn property_key(key: &Value) -> Option<PropertyKey> {
-    match key {
-        Value::String(s) => Some(PropertyKey::from(s.clone())),
-        Value::Number(n) | Value::Double(n) if n.is_finite() && n.fract() == 0.0 => {
-            // `-0` is the key "0" in JS.
-            Some(PropertyKey::from_number(*n + 0.0))
-        }
-        Value::BigInt(b) => Some(PropertyKey::from(b.to_string())),
-        _ => None,
-    }
-}
-
 impl ser::SerializeMap for MapSer {
     type Ok = Value;
     type Error = EncodeError;
@@ -295,21 +266,6 @@ impl ser::SerializeMap for MapSer {
     }
     fn end(self) -> Result {
         Ok(map_value(self.entries))
-    }
-}
-
-/// An object when every key is a string or an integer, else a `Map`.
-pub(super) fn map_value(entries: Vec<(Value, Value)>) -> Value {
-    let keys: Option<Vec<PropertyKey>> = entries.iter().map(|(k, _)| property_key(k)).collect();
-    match keys {
-        Some(keys) => {
-            let mut object = JsObject::new();
-            for (key, (_, value)) in keys.into_iter().zip(entries) {
-                object.insert(key, value);
-            }
-            Value::Object(Arc::new(object))
-        }
-        None => Value::Map(Arc::new(JsMap::from(entries))),
     }
 }
 

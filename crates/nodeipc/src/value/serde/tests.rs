@@ -193,7 +193,7 @@ fn scalars_and_options_round_trip() {
 fn json_object_is_byte_exact_with_node() {
     let mut frame = Vec::new();
     v8::encode(&to_value(&json!({"a": 1, "b": "x"})).unwrap(), &mut frame).unwrap();
-    // PROTOCOL.md §3.4: what Node writes for {a:1,b:"x"}.
+    // docs/protocol.md §3.4: what Node writes for {a:1,b:"x"}.
     assert_eq!(
         frame[4..],
         [

@@ -16,7 +16,7 @@ use ::serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use ::serde::ser::{self, Serialize, SerializeMap, SerializeSeq, Serializer};
 use bytes::Bytes;
 
-use super::ser::{int128, map_value, uint128};
+use super::build::{int128, map_value, uint128};
 use crate::value::{Key, Primitive, Value};
 
 /// The newtype-struct name of a whole `Value` passing through.

@@ -1,12 +1,14 @@
-//! The sending side of handle passing, shared by a channel's two halves:
-//! the queue of encoded messages, which of them carry an fd, and the
-//! `NODE_HANDLE_ACK` wait (PROTOCOL.md §4.4).
+//! The send queue: encoded messages, which of them carry an fd, and the
+//! `NODE_HANDLE_ACK` wait (docs/protocol.md §4.4).
 //!
 //! Node's rules, kept here:
 //! - the fd rides on the write that starts the `NODE_HANDLE` message;
 //! - after it, nothing else is written until the peer answers (ACK or
-//!   NACK), except our own ACK/NACK and other replies, which never wait
-//!   (two sides passing handles at once would deadlock otherwise);
+//!   NACK), except our own ACK/NACK, which never wait (two sides passing
+//!   handles at once would deadlock otherwise). Our other replies
+//!   (`NODE_SOCKET_COUNT`, `NODE_SOCKET_ALL_CLOSED`) do not wait either,
+//!   where Node queues them behind the pending handle: a deliberate
+//!   difference, since the peer is waiting for them and they carry no fd;
 //! - on ACK the fd is closed; on NACK a `net.Socket` is sent again, up to
 //!   [`MAX_RETRANSMISSIONS`] times, and any other handle is given up;
 //! - an ACK or NACK nobody asked for is ignored (a Node peer crashes on
@@ -21,25 +23,15 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use serde::Serialize;
 
-use super::{HandleType, OutgoingHandle};
 use crate::codec::json::READ_CHUNK;
 use crate::codec::{SendBuf, Serialization};
 use crate::error::Result;
+use crate::handle::{HandleType, OutgoingHandle};
+use crate::message::HandleWrapper;
 
 /// How often Node sends a `net.Socket` again after a NACK
 /// (`MAX_HANDLE_RETRANSMISSIONS` in `lib/internal/child_process.js`).
 pub(crate) const MAX_RETRANSMISSIONS: u32 = 3;
-
-/// The `NODE_HANDLE` wrapper, with Node's key order (PROTOCOL.md §4.2).
-#[derive(Serialize)]
-struct Wrapper<'a, T: ?Sized> {
-    cmd: &'static str,
-    #[serde(rename = "type")]
-    ty: &'static str,
-    msg: &'a T,
-    #[serde(rename = "dgramType", skip_serializing_if = "Option::is_none")]
-    dgram_type: Option<&'static str>,
-}
 
 /// A `NODE_HANDLE` message in the queue, not yet started.
 #[derive(Debug)]
@@ -112,12 +104,11 @@ impl Outbox {
         handle: OutgoingHandle,
     ) -> Result<()> {
         let start = self.buf.end();
-        self.buf.push(&Wrapper {
-            cmd: "NODE_HANDLE",
-            ty: handle.ty.as_str(),
+        self.buf.push(&HandleWrapper::new(
             msg,
-            dgram_type: handle.dgram_type,
-        })?;
+            handle.ty.as_str(),
+            handle.dgram_type,
+        ))?;
         let end = self.buf.end();
         let copy =
             (handle.ty == HandleType::NetSocket).then(|| self.buf.range(start, end).to_vec());

@@ -4,7 +4,7 @@
 //! **Which fd is whose.** A sender attaches the fd to the write that
 //! starts the `NODE_HANDLE` message, and Linux hands it to the `recvmsg`
 //! that returns that first byte (bytes before it may come in the same
-//! read; bytes after an fd-carrying write never do, PROTOCOL.md §4.3). So
+//! read; bytes after an fd-carrying write never do, docs/protocol.md §4.3). So
 //! the fd of a read covering stream bytes `[start, end)` belongs to the
 //! `NODE_HANDLE` message that *starts* in that range. Node keeps a pending
 //! fd until any later `NODE_HANDLE`; we are stricter: once a message that
@@ -19,9 +19,9 @@ use std::os::fd::OwnedFd;
 use serde::Serialize;
 
 use super::outbox::Outbox;
-use super::{Handle, HandleType};
 use crate::error::{Error, Result};
-use crate::message::InternalMessage;
+use crate::handle::{Handle, HandleType};
+use crate::message::{Cmd, InternalMessage};
 
 /// Fds received and not yet claimed by a `NODE_HANDLE` message, at most
 /// [`Limits::max_pending_fds`](crate::Limits::max_pending_fds) of them.
@@ -109,11 +109,6 @@ impl Inbox {
     pub(crate) fn finish(&mut self) -> Result<()> {
         self.drop_strays(u64::MAX)
     }
-}
-
-#[derive(Serialize)]
-struct Cmd {
-    cmd: &'static str,
 }
 
 const ACK: Cmd = Cmd {

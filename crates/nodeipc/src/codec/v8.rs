@@ -1,6 +1,6 @@
 //! The `advanced` serialization: each message is a u32 big-endian length,
 //! then V8's ValueSerializer format (header `FF 0F`) with Node's host
-//! objects for Buffer, typed arrays and DataView (PROTOCOL.md §3).
+//! objects for Buffer, typed arrays and DataView (docs/protocol.md §3).
 //!
 //! Pure Rust, no V8: [`encode`] writes the bytes Node 20 writes for the same
 //! value, byte for byte (two-byte string padding, the IPC host-object kind
@@ -27,7 +27,7 @@
 //!
 //! let mut frame = Vec::new();
 //! v8::encode(&Value::object([("a", Value::from(1)), ("b", Value::from("x"))]), &mut frame)?;
-//! assert_eq!(frame, b"\0\0\0\x10\xff\x0fo\"\x01aI\x02\"\x01b\"\x01x{\x02"); // PROTOCOL.md §3.4
+//! assert_eq!(frame, b"\0\0\0\x10\xff\x0fo\"\x01aI\x02\"\x01b\"\x01x{\x02"); // docs/protocol.md §3.4
 //! let back = v8::decode_payload(&frame[4..], &Default::default())?;
 //! assert_eq!(back.get("b").and_then(Value::as_str), Some("x"));
 //! # Ok::<(), nodeipc::Error>(())
@@ -47,6 +47,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::ser::Error as _;
 
+pub(crate) use frame::Frames;
 pub use frame::{Frame, V8Decoder};
 
 use crate::error::{EncodeError, Error, Result};
@@ -127,7 +128,7 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) -> Result<()> {
 ///
 /// let mut frame = Vec::new();
 /// v8::encode_serialize(&Msg { a: 1, b: "x" }, &mut frame)?;
-/// assert_eq!(frame, b"\0\0\0\x10\xff\x0fo\"\x01aI\x02\"\x01b\"\x01x{\x02"); // PROTOCOL.md §3.4
+/// assert_eq!(frame, b"\0\0\0\x10\xff\x0fo\"\x01aI\x02\"\x01b\"\x01x{\x02"); // docs/protocol.md §3.4
 /// # Ok::<(), nodeipc::Error>(())
 /// ```
 ///

@@ -1,6 +1,6 @@
 //! Handle passing: sockets and servers sent over the channel, as Node's
 //! `child.send(msg, server)` / `process.on('message', (msg, handle) => …)`
-//! send them (PROTOCOL.md §4).
+//! send them (docs/protocol.md §4).
 //!
 //! The message travels wrapped in an internal `NODE_HANDLE` message, the fd
 //! rides on the same write as `SCM_RIGHTS`, and the receiver answers
@@ -37,9 +37,6 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
 use crate::sys::{self, SocketInfo};
-
-pub(crate) mod inbox;
-pub(crate) mod outbox;
 
 /// A socket received from the peer, owned by this process.
 ///
@@ -155,7 +152,7 @@ impl From<Handle> for OwnedFd {
 }
 
 /// The `type` of a `NODE_HANDLE` message: which of Node's handle classes
-/// the fd stands for (PROTOCOL.md §4.2).
+/// the fd stands for (docs/protocol.md §4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HandleType {
     /// `net.Server`: a listening TCP or unix socket.
@@ -289,9 +286,15 @@ macro_rules! send_handle {
     )+};
 }
 
-send_handle!(HandleType::NetServer => TcpListener, UnixListener, tokio::net::TcpListener, tokio::net::UnixListener);
-send_handle!(HandleType::NetSocket => TcpStream, UnixStream, tokio::net::TcpStream, tokio::net::UnixStream);
-send_handle!(HandleType::DgramSocket => UdpSocket, tokio::net::UdpSocket);
+send_handle!(HandleType::NetServer => TcpListener, UnixListener);
+send_handle!(HandleType::NetSocket => TcpStream, UnixStream);
+send_handle!(HandleType::DgramSocket => UdpSocket);
+#[cfg(feature = "tokio")]
+send_handle!(HandleType::NetServer => tokio::net::TcpListener, tokio::net::UnixListener);
+#[cfg(feature = "tokio")]
+send_handle!(HandleType::NetSocket => tokio::net::TcpStream, tokio::net::UnixStream);
+#[cfg(feature = "tokio")]
+send_handle!(HandleType::DgramSocket => tokio::net::UdpSocket);
 
 /// The fd of a socket moved into the channel.
 fn owned_fd(socket: impl IntoStd) -> io::Result<OwnedFd> {
@@ -322,5 +325,6 @@ macro_rules! into_std {
 }
 
 into_std!(std: TcpListener, UnixListener, TcpStream, UnixStream, UdpSocket);
+#[cfg(feature = "tokio")]
 into_std!(tokio: tokio::net::TcpListener, tokio::net::UnixListener, tokio::net::TcpStream,
     tokio::net::UnixStream, tokio::net::UdpSocket);

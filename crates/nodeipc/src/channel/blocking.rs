@@ -1,5 +1,5 @@
 //! The same channel on blocking std I/O, for tools that have no async
-//! runtime.
+//! runtime (no tokio needed: build with `default-features = false`).
 //!
 //! ```no_run
 //! // A Rust child of a Node parent that answers every message.
@@ -16,33 +16,36 @@
 //! when it has to wait, as the async channel sleeps in tokio. That lets
 //! the receiving half write the `NODE_HANDLE_ACK`s it owes without ever
 //! blocking on a full socket (two processes each stuck writing to the
-//! other would deadlock), and a [`Sender`] whose handle waits for the
-//! peer's ACK read the answer itself when nobody is receiving: the
-//! receive state lives with the channel, not with the [`Receiver`], so
-//! `send_with_handle` never waits on a `Receiver` that is not being
-//! polled (what read ahead is kept for the next `recv`).
+//! other would deadlock). The ACK of a handle we sent is read by whoever
+//! is free, as in the async channel: the [`Receiver`] if it is receiving
+//! (it holds the receive state while it sleeps, and wakes the [`Sender`]
+//! when it acts on the ACK), else the `Sender` itself, which keeps what
+//! else it reads for the next `recv`. So `send_with_handle` never depends
+//! on another thread's `recv`.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::core::{
+    AckStep, BusyPoll, DEFAULT_BUSY_POLL, Delivery, Outbox, Progress, Reader, RecvCore, SendHalf,
+    SendState,
+};
 use crate::codec::Serialization;
-use crate::error::{Error, Result};
-use crate::handle::outbox::{Outbox, Progress};
+use crate::error::Result;
 use crate::handle::{Handle, OutgoingHandle, SendHandle};
 use crate::limits::Limits;
 use crate::message::Message;
-use crate::protocol::{self, Delivery, RecvState, SendState};
 use crate::sys;
 
 /// How long a [`Sender`] waiting for an ACK sleeps before it looks again
-/// whether the receiving side is free for it to read the ACK itself. The
+/// whether the receive state is free for it to read the ACK itself. The
 /// receiving half wakes it at once when it acts on the ACK; this only
 /// bounds the case where that half stops receiving while the sender
 /// waits.
@@ -54,80 +57,105 @@ struct Shared {
     /// Non-blocking; waits are `poll(2)`s.
     io: UnixStream,
     send: SendState,
-    /// Whoever reads: the [`Receiver`], or a [`Sender`] reading an ACK.
-    recv: Mutex<Reading>,
-    /// Notified (with the send queue's lock) when a message of the handle
-    /// protocol was acted on, or the end of the stream was seen.
+    /// Held by whoever reads: the [`Receiver`] (also while it sleeps), or
+    /// a [`Sender`] reading an ACK.
+    recv: Mutex<RecvCore>,
+    /// Notified when the receiving half acted on the handle protocol or
+    /// took messages out of the read-ahead queue.
     answered: Condvar,
-    /// The end of the stream was seen: no ACK can arrive any more.
-    deaf: AtomicBool,
-}
-
-#[derive(Debug)]
-struct Reading {
-    state: RecvState,
-    eof: bool,
+    /// The receiving half is gone.
+    rx_gone: AtomicBool,
 }
 
 impl Shared {
-    /// The receive state. A panic while it was held (in a `Deserialize`
-    /// impl, say) leaves it consistent, so a poisoned lock is still usable.
-    fn reading(&self) -> MutexGuard<'_, Reading> {
+    /// The receive state; a poisoned lock is still usable (see the tokio
+    /// driver).
+    fn recv(&self) -> MutexGuard<'_, RecvCore> {
         self.recv.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Writes what the queue allows now, without waiting.
-    fn write_now(&self, out: &mut Outbox) -> Result<Progress> {
-        protocol::write_out(out, |bytes, fd| {
-            protocol::send_some(self.io.as_fd(), bytes, fd)
-        })
-    }
-
-    /// Writes the replies the last messages queued, and wakes a sender
-    /// waiting for an ACK.
-    fn answer(&self, reading: &mut Reading) {
-        if !reading.state.control_pending {
-            return;
+    /// The receive state if nobody holds it.
+    fn try_recv(&self) -> Option<MutexGuard<'_, RecvCore>> {
+        match self.recv.try_lock() {
+            Ok(r) => Some(r),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
         }
-        let mut out = self.send.lock();
-        // A failed write is the sender's to report; replies are best
-        // effort, as in Node.
-        let progress = self.write_now(&mut out);
-        reading.state.control_pending = matches!(progress, Ok(Progress::WouldBlock));
-        self.answered.notify_all();
     }
 
-    /// Reads once into the decoder's buffer (with any fds that came
-    /// along), polling without sleeping for `busy_poll` first; while
-    /// replies wait for room in the socket, writes them when it has.
-    fn fill(&self, reading: &mut Reading, busy_poll: Duration) -> Result<()> {
-        let mut spin_until = None;
+    fn try_send(&self, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<usize> {
+        super::send_some(self.io.as_fd(), bytes, fd)
+    }
+
+    fn try_read(&self, buf: &mut Vec<u8>, fds: &mut Vec<OwnedFd>) -> io::Result<sys::Received> {
+        sys::recv_with_fds(&self.io, buf, fds, true)
+    }
+
+    /// Writes the replies `rx` owes and wakes a waiting sender if needed.
+    fn answer(&self, rx: &mut RecvCore) {
+        if rx.answer(&self.send, |b, fd| self.try_send(b, fd)) {
+            self.answered.notify_all();
+        }
+    }
+
+    /// Writes every queued message to the kernel, with the queue's lock
+    /// held (released while waiting); see the tokio driver's `flush`.
+    fn flush<'a>(
+        &'a self,
+        half: &mut SendHalf,
+        mut out: MutexGuard<'a, Outbox>,
+        unsplit: bool,
+    ) -> Result<MutexGuard<'a, Outbox>> {
         loop {
-            match reading.state.read(self.io.as_fd(), true) {
-                Ok(0) => break,
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let until = *spin_until.get_or_insert_with(|| Instant::now() + busy_poll);
-                    if Instant::now() < until {
-                        std::thread::yield_now();
+            match half.write(&mut out, |b, fd| self.try_send(b, fd))? {
+                Progress::Done => return Ok(out),
+                Progress::WouldBlock => {
+                    drop(out);
+                    sys::wait(&self.io, false, true)?;
+                }
+                Progress::AwaitingAck => match self.try_recv() {
+                    Some(mut rx) => {
+                        // Nobody is receiving: read the answer here.
+                        drop(out);
+                        let reader = if unsplit {
+                            Reader::Unsplit
+                        } else if self.rx_gone.load(Ordering::SeqCst) {
+                            Reader::Alone
+                        } else {
+                            Reader::Split
+                        };
+                        let step = rx.ack_step(&self.send, reader, |b, f| self.try_read(b, f));
+                        self.answer(&mut rx);
+                        match step? {
+                            AckStep::Retry => {}
+                            // We are the reader: sleep on the socket.
+                            AckStep::WaitReadable => drop(sys::wait(&self.io, true, false)?),
+                            AckStep::WaitReceiver => {
+                                drop(rx);
+                                out = self.wait_answer(self.send.lock());
+                                continue;
+                            }
+                        }
+                    }
+                    // The receiving half reads, and wakes us when it acts
+                    // on the answer.
+                    None => {
+                        out = self.wait_answer(out);
                         continue;
                     }
-                    let pending = reading.state.control_pending;
-                    if sys::wait(&self.io, true, pending)? && pending {
-                        self.answer(reading);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // A reset peer is a gone peer: report it like EOF.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
-                Err(e) => return Err(e.into()),
+                },
             }
+            out = self.send.lock();
         }
-        reading.eof = true;
-        let _out = self.send.lock();
-        self.deaf.store(true, Ordering::SeqCst);
-        self.answered.notify_all();
-        Ok(())
+    }
+
+    /// Sleeps until the receiving half acts on an answer (at most
+    /// [`ACK_RECHECK`]).
+    fn wait_answer<'a>(&self, out: MutexGuard<'a, Outbox>) -> MutexGuard<'a, Outbox> {
+        self.answered
+            .wait_timeout(out, ACK_RECHECK)
+            .unwrap_or_else(|e| e.into_inner())
+            .0
     }
 }
 
@@ -147,54 +175,28 @@ impl Channel {
         let shared = Arc::new(Shared {
             io: UnixStream::from(fd),
             send: SendState::new(serialization, &limits),
-            recv: Mutex::new(Reading {
-                state: RecvState::new(serialization, limits),
-                eof: false,
-            }),
+            recv: Mutex::new(RecvCore::new(serialization, limits)),
             answered: Condvar::new(),
-            deaf: AtomicBool::new(false),
+            rx_gone: AtomicBool::new(false),
         });
         Ok(Channel {
             tx: Sender {
                 shared: shared.clone(),
-                limits,
-                closed: false,
+                half: SendHalf::new(&limits),
             },
             rx: Receiver {
                 shared,
-                busy_poll: crate::Receiver::DEFAULT_BUSY_POLL,
+                busy_poll: DEFAULT_BUSY_POLL,
             },
         })
     }
 
-    /// Two connected channels in this process.
-    pub fn pair() -> Result<(Channel, Channel)> {
-        let (a, b) = sys::stream_pair()?;
-        Ok((
-            Channel::from_fd(a, Serialization::Json, Limits::default())?,
-            Channel::from_fd(b, Serialization::Json, Limits::default())?,
-        ))
-    }
-
-    /// Adopts the channel a Node parent made; see [`crate::child`].
-    pub fn from_env() -> Result<Channel> {
-        Self::from_env_with_limits(Limits::default())
-    }
-
-    /// [`from_env`](Self::from_env) with the given limits.
-    pub fn from_env_with_limits(limits: Limits) -> Result<Channel> {
-        let (fd, serialization) = crate::child::inherited_channel()?;
-        Channel::from_fd(fd, serialization, limits)
-    }
-
-    /// Splits into halves that can be used from different threads.
-    pub fn split(self) -> (Sender, Receiver) {
-        (self.tx, self.rx)
-    }
+    channel_constructors!();
 
     /// See [`Sender::send`].
     pub fn send<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
-        self.tx.send(msg)
+        self.tx.feed_with(msg, None, true)?;
+        self.flush()
     }
 
     /// See [`Sender::send_with_handle`].
@@ -203,17 +205,19 @@ impl Channel {
         msg: &T,
         handle: impl SendHandle,
     ) -> Result<()> {
-        self.tx.send_with_handle(msg, handle)
+        self.tx
+            .feed_with(msg, Some(handle.into_outgoing()?), true)?;
+        self.flush()
     }
 
     /// See [`Sender::feed`].
     pub fn feed<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
-        self.tx.feed(msg)
+        self.tx.feed_with(msg, None, true)
     }
 
     /// See [`Sender::flush`].
     pub fn flush(&mut self) -> Result<()> {
-        self.tx.flush()
+        self.tx.flush_as(true)
     }
 
     /// See [`Receiver::recv`].
@@ -236,9 +240,16 @@ impl Channel {
         self.rx.recv_message()
     }
 
+    /// See [`Receiver::recv_message_with_handle`].
+    pub fn recv_message_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(Message<T>, Option<Handle>)>> {
+        self.rx.recv_message_with_handle()
+    }
+
     /// Writes out everything queued, then closes the channel.
     pub fn disconnect(mut self) -> Result<()> {
-        self.tx.flush()
+        self.flush()
     }
 }
 
@@ -260,8 +271,7 @@ impl Channel {
 #[derive(Debug)]
 pub struct Sender {
     shared: Arc<Shared>,
-    limits: Limits,
-    closed: bool,
+    half: SendHalf,
 }
 
 impl Sender {
@@ -288,44 +298,41 @@ impl Sender {
         msg: &T,
         handle: impl SendHandle,
     ) -> Result<()> {
-        let handle = handle.into_outgoing()?;
-        self.feed_with(msg, Some(handle))?;
+        self.feed_with(msg, Some(handle.into_outgoing()?), false)?;
         self.flush()
     }
 
     /// Queues `msg`; writes when about 64 KiB have built up, and waits for
     /// the peer when more than [`Limits::max_send_buffer`] bytes are queued.
     pub fn feed<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
-        self.feed_with(msg, None)
+        self.feed_with(msg, None, false)
     }
 
     fn feed_with<T: Serialize + ?Sized>(
         &mut self,
         msg: &T,
         handle: Option<OutgoingHandle>,
+        unsplit: bool,
     ) -> Result<()> {
-        if self.closed {
-            return Err(Error::Disconnected);
-        }
         let shared = &*self.shared;
         let mut out = shared.send.lock();
-        if out.len() >= self.limits.max_send_buffer {
-            out = flush_locked(shared, &mut self.closed, out)?;
+        if !self.half.is_closed() && !self.half.has_room(&out) {
+            out = shared.flush(&mut self.half, out, unsplit)?;
         }
-        match handle {
-            None => out.push(msg)?,
-            Some(h) => out.push_handle(msg, h)?,
-        }
-        if out.batch_ready() {
-            protocol::sender_write(&mut self.closed, || shared.write_now(&mut out))?;
-        }
-        Ok(())
+        self.half
+            .queue(&mut out, msg, handle, |b, fd| shared.try_send(b, fd))
     }
 
     /// Writes every queued message to the kernel.
     pub fn flush(&mut self) -> Result<()> {
+        self.flush_as(false)
+    }
+
+    fn flush_as(&mut self, unsplit: bool) -> Result<()> {
         let shared = &*self.shared;
-        flush_locked(shared, &mut self.closed, shared.send.lock()).map(drop)
+        shared
+            .flush(&mut self.half, shared.send.lock(), unsplit)
+            .map(drop)
     }
 
     /// Bytes queued but not yet written.
@@ -337,70 +344,18 @@ impl Sender {
     /// direction; see [`crate::Sender::disconnect`].
     pub fn disconnect(mut self) -> Result<()> {
         self.flush()?;
-        self.closed = true;
+        self.half.close();
         sys::shutdown_write(&self.shared.io)?;
         Ok(())
     }
 }
 
-/// [`Sender::flush`] with the queue's lock held (released while waiting).
-fn flush_locked<'a>(
-    shared: &'a Shared,
-    closed: &mut bool,
-    mut out: MutexGuard<'a, Outbox>,
-) -> Result<MutexGuard<'a, Outbox>> {
-    loop {
-        match protocol::sender_write(closed, || shared.write_now(&mut out))? {
-            Progress::Done => return Ok(out),
-            Progress::WouldBlock => {
-                drop(out);
-                sys::wait(&shared.io, false, true)?;
-                out = shared.send.lock();
-            }
-            Progress::AwaitingAck => {
-                let reading = match shared.recv.try_lock() {
-                    Ok(r) => Some(r),
-                    Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
-                    Err(TryLockError::WouldBlock) => None,
-                };
-                if let Some(mut reading) = reading {
-                    // Nobody is receiving: read the answer here,
-                    // keeping what else comes for the next `recv`.
-                    drop(out);
-                    // What is buffered first: the ACK may be there already.
-                    if !reading.state.read_ahead(&shared.send) {
-                        if reading.eof {
-                            return Err(Error::Disconnected);
-                        }
-                        reading.state.may_read_ahead()?;
-                        shared.fill(&mut reading, Duration::ZERO)?;
-                        reading.state.read_ahead(&shared.send);
-                    }
-                    shared.answer(&mut reading);
-                    drop(reading);
-                    out = shared.send.lock();
-                } else if shared.deaf.load(Ordering::SeqCst) {
-                    return Err(Error::Disconnected);
-                } else {
-                    // The receiving half is in `recv` and wakes us when
-                    // it acts on the answer.
-                    out = shared
-                        .answered
-                        .wait_timeout(out, ACK_RECHECK)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
-            }
-        }
-    }
-}
-
-/// Writes what the socket takes now; after an error the channel is closed
-/// (what is queued can never go out).
+/// Writes what is queued, waiting for the peer; after an error the channel
+/// is closed (what is queued can never go out).
 impl Drop for Sender {
     fn drop(&mut self) {
         // Not while unwinding: a stalled peer would turn a panic into a hang.
-        if !self.closed && !std::thread::panicking() {
+        if !self.half.is_closed() && !std::thread::panicking() {
             // Best effort: nobody is left to hear about a failure.
             let _ = self.flush();
         }
@@ -442,8 +397,10 @@ impl Receiver {
     pub fn recv_with_handle<T: DeserializeOwned>(&mut self) -> Result<Option<(T, Option<Handle>)>> {
         loop {
             match self.next::<T>()? {
-                Some(Delivery::User(msg, handle)) => return Ok(Some((msg, handle))),
-                Some(Delivery::Internal(_)) => {}
+                Some(d) => match d.into_user() {
+                    Some(user) => return Ok(Some(user)),
+                    None => continue,
+                },
                 None => return Ok(None),
             }
         }
@@ -451,12 +408,20 @@ impl Receiver {
 
     /// Bytes received and not yet returned as messages.
     pub fn buffered(&self) -> usize {
-        self.shared.reading().state.buffered()
+        self.shared.recv().buffered()
     }
 
     /// The next message, user or internal (a handle that came with one is
     /// closed).
     pub fn recv_message<T: DeserializeOwned>(&mut self) -> Result<Option<Message<T>>> {
+        Ok(self.recv_message_with_handle()?.map(|(m, _)| m))
+    }
+
+    /// The next message, user or internal, with the handle that came with
+    /// it; see [`crate::Receiver::recv_message_with_handle`].
+    pub fn recv_message_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(Message<T>, Option<Handle>)>> {
         Ok(self.next::<T>()?.map(Delivery::into_message))
     }
 
@@ -468,17 +433,33 @@ impl Receiver {
 
     fn next<T: DeserializeOwned>(&mut self) -> Result<Option<Delivery<T>>> {
         let shared = &*self.shared;
-        let mut reading = shared.reading();
+        let mut rx = shared.recv();
+        let mut spin = BusyPoll::new(self.busy_poll);
         loop {
-            if let Some(msg) = reading.state.next(&shared.send) {
-                shared.answer(&mut reading);
-                return msg.map(Some);
+            if let Some(d) = rx.next::<T>(&shared.send) {
+                shared.answer(&mut rx);
+                return d;
             }
-            if reading.eof {
-                reading.state.finish()?;
-                return Ok(None);
+            match rx.read(|b, f| shared.try_read(b, f)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e.into()),
+                Err(_) if spin.spin() => std::thread::yield_now(),
+                Err(_) => {
+                    let replies = rx.wants_write();
+                    if sys::wait(&shared.io, true, replies)? && replies {
+                        shared.answer(&mut rx);
+                    }
+                }
             }
-            shared.fill(&mut reading, self.busy_poll)?;
         }
+    }
+}
+
+/// A sender waiting for an ACK reads it alone from now on.
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.shared.rx_gone.store(true, Ordering::SeqCst);
+        self.shared.answered.notify_all();
     }
 }

@@ -1,5 +1,5 @@
 //! The `json` serialization: `JSON.stringify(message)` as UTF-8, then `\n`
-//! (PROTOCOL.md §2).
+//! (docs/protocol.md §2).
 //!
 //! Parsing uses `serde_json` straight from the read buffer. `simd-json` was
 //! measured against it on our workloads (tiny to 1 MiB messages) and was
@@ -13,10 +13,9 @@
 
 mod decode;
 mod encode;
-mod layers;
 mod ser;
 
 pub use super::buffer::READ_CHUNK;
+pub(crate) use decode::Lines;
 pub use decode::{Frame, JsonDecoder};
 pub use encode::encode;
-pub(crate) use layers::Unwrapped;

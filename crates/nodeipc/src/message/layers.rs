@@ -10,7 +10,7 @@
 //! innermost `msg` and borrows its text from the line, which is then parsed
 //! once as the message. Both passes nest one level per layer, so serde_json's
 //! recursion limit caps the layers at 127 (Node's own senders wrap
-//! at most twice, PROTOCOL.md §4.4); a deeper line is an
+//! at most twice, docs/protocol.md §4.4); a deeper line is an
 //! [`Error::Decode`](crate::Error::Decode).
 
 use std::borrow::Cow;
@@ -69,7 +69,7 @@ pub(crate) struct Unwrapped<'a> {
 
 /// Takes the `NODE_HANDLE` wrappers off `line`. Duplicate keys count as
 /// `JSON.parse` counts them: the last one. `repaired` is `line` made
-/// parseable as [`Frame::parse`](super::Frame::parse) makes it (invalid
+/// parseable as [`Frame::parse`](crate::codec::json::Frame::parse) makes it (invalid
 /// UTF-8, lone surrogates), tried when `line` itself fails.
 pub(crate) fn unwrap<'a>(
     line: &'a [u8],
