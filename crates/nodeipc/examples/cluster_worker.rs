@@ -14,9 +14,12 @@
 //! `{ worker: <id>, got: <message> }`. On `worker.disconnect()` it stops
 //! accepting, lets the connections in flight finish, and exits 0.
 //!
+//! `UDP_PORT` set: the worker also binds that UDP port through the primary
+//! (a socket all workers share) and answers each datagram with its body.
+//!
 //! `LAZY=1` makes a worker at its limit: it holds one connection it has
 //! not accepted and refuses the rest (Node hands them to another worker)
-//! until the first message from the primary. `tests/cluster.rs` runs it.
+//! until the first message from the primary. `tests/cluster_worker.rs` runs it.
 
 use std::net::SocketAddr;
 
@@ -42,6 +45,10 @@ async fn main() -> nodeipc::Result<()> {
     };
     let mut accepting = !lazy;
     let body = format!("worker {} pid {}\n", worker.id(), std::process::id());
+    if let Some(port) = std::env::var("UDP_PORT").ok().and_then(|p| p.parse().ok()) {
+        let socket = worker.bind_udp(SocketAddr::new(addr.ip(), port)).await?;
+        tokio::spawn(answer_datagrams(socket, body.clone()));
+    }
     let id = worker.id();
     loop {
         tokio::select! {
@@ -85,5 +92,14 @@ async fn serve(mut stream: TcpStream, body: String) -> std::io::Result<()> {
             return Ok(());
         }
         buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Answers each datagram on `socket` with `body`.
+async fn answer_datagrams(socket: tokio::net::UdpSocket, body: String) -> std::io::Result<()> {
+    let mut buf = [0u8; 1500];
+    loop {
+        let (_, peer) = socket.recv_from(&mut buf).await?;
+        socket.send_to(body.as_bytes(), peer).await?;
     }
 }

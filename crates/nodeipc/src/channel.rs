@@ -45,6 +45,41 @@ macro_rules! channel_constructors {
         pub fn split(self) -> (Sender, Receiver) {
             (self.tx, self.rx)
         }
+
+        /// The two halves around the state `shared` makes of `fd` (made
+        /// non-blocking first: the drivers wait in their own way; and
+        /// without `SIGPIPE` where that is a socket option, see
+        /// `sys::prepare_channel`).
+        fn assemble(
+            fd: OwnedFd,
+            limits: &Limits,
+            shared: impl FnOnce(OwnedFd) -> std::io::Result<Shared>,
+        ) -> Result<Channel> {
+            sys::prepare_channel(&fd)?;
+            let shared = Arc::new(shared(fd)?);
+            Ok(Channel {
+                tx: Sender {
+                    shared: shared.clone(),
+                    half: SendHalf::new(limits),
+                },
+                rx: Receiver {
+                    shared,
+                    busy_poll: DEFAULT_BUSY_POLL,
+                },
+            })
+        }
+    };
+}
+
+/// A driver's `Channel` type: its two halves, with the docs given.
+macro_rules! channel_type {
+    ($(#[$doc:meta])*) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct Channel {
+            tx: Sender,
+            rx: Receiver,
+        }
     };
 }
 

@@ -47,7 +47,8 @@ pub(crate) fn stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
 /// Makes `fd` ready to carry a channel: non-blocking, and where the system
 /// has no `MSG_NOSIGNAL` (macOS), `SO_NOSIGPIPE` so that our sends on it
 /// never raise `SIGPIPE`.
-pub(crate) fn prepare_channel(fd: BorrowedFd<'_>) -> io::Result<()> {
+pub(crate) fn prepare_channel(fd: impl AsFd) -> io::Result<()> {
+    let fd = fd.as_fd();
     set_nonblocking(fd, true)?;
     os::forbid_sigpipe(fd)
 }

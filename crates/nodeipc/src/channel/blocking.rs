@@ -117,13 +117,7 @@ impl Shared {
                     Some(mut rx) => {
                         // Nobody is receiving: read the answer here.
                         drop(out);
-                        let reader = if unsplit {
-                            Reader::Unsplit
-                        } else if self.rx_gone.load(Ordering::SeqCst) {
-                            Reader::Alone
-                        } else {
-                            Reader::Split
-                        };
+                        let reader = Reader::of(unsplit, self.rx_gone.load(Ordering::SeqCst));
                         let step = rx.ack_step(&self.send, reader, |b, f| self.try_read(b, f));
                         self.answer(&mut rx);
                         match step? {
@@ -159,35 +153,23 @@ impl Shared {
     }
 }
 
-/// A blocking IPC channel; the same protocol and guarantees as the async
-/// [`crate::Channel`].
-#[derive(Debug)]
-pub struct Channel {
-    tx: Sender,
-    rx: Receiver,
-}
+channel_type!(
+    /// A blocking IPC channel; the same protocol and guarantees as the async
+    /// [`crate::Channel`].
+);
 
 impl Channel {
     /// Wraps a connected unix stream socket (switched to non-blocking mode:
     /// this channel waits in `poll(2)`, see the [module docs](self)).
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
-        sys::prepare_channel(fd.as_fd())?;
-        let shared = Arc::new(Shared {
-            io: UnixStream::from(fd),
-            send: SendState::new(serialization, &limits),
-            recv: Mutex::new(RecvCore::new(serialization, limits)),
-            answered: Condvar::new(),
-            rx_gone: AtomicBool::new(false),
-        });
-        Ok(Channel {
-            tx: Sender {
-                shared: shared.clone(),
-                half: SendHalf::new(&limits),
-            },
-            rx: Receiver {
-                shared,
-                busy_poll: DEFAULT_BUSY_POLL,
-            },
+        Channel::assemble(fd, &limits, |fd| {
+            Ok(Shared {
+                io: UnixStream::from(fd),
+                send: SendState::new(serialization, &limits),
+                recv: Mutex::new(RecvCore::new(serialization, limits)),
+                answered: Condvar::new(),
+                rx_gone: AtomicBool::new(false),
+            })
         })
     }
 

@@ -261,6 +261,18 @@ pub(crate) enum Reader {
     Alone,
 }
 
+impl Reader {
+    /// Who reads for a send: the unsplit channel's (`unsplit`), else a
+    /// split sending half, alone once its receiving half is gone.
+    pub(crate) fn of(unsplit: bool, receiver_gone: bool) -> Reader {
+        match (unsplit, receiver_gone) {
+            (true, _) => Reader::Unsplit,
+            (false, true) => Reader::Alone,
+            (false, false) => Reader::Split,
+        }
+    }
+}
+
 /// What a sender waiting for an ACK does next (see [`RecvCore::ack_step`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AckStep {

@@ -85,13 +85,7 @@ impl Shared {
                 Progress::Done => return Ok(()),
                 Progress::WouldBlock => self.io.writable().await?,
                 Progress::AwaitingAck => {
-                    let reader = if unsplit {
-                        Reader::Unsplit
-                    } else if self.rx_gone.load(Ordering::SeqCst) {
-                        Reader::Alone
-                    } else {
-                        Reader::Split
-                    };
+                    let reader = Reader::of(unsplit, self.rx_gone.load(Ordering::SeqCst));
                     let step = {
                         let mut rx = self.recv();
                         let step = rx.ack_step(&self.send, reader, |buf, fds| {
@@ -122,55 +116,42 @@ async fn readable_or(io: &UnixStream, notified: impl Future<Output = ()>) -> io:
     super::race(io.readable(), notified).await.unwrap_or(Ok(()))
 }
 
-/// An IPC channel to a Node process (or to another nodeipc peer), speaking
-/// the `json` serialization.
-///
-/// Make one with [`Command::spawn`](crate::Command::spawn) (parent side),
-/// [`Channel::from_env`] (child side) or [`Channel::pair`] (in-process).
-/// [`split`](Channel::split) it to send and receive from different tasks.
-/// The socket is closed — the peer sees `'disconnect'` — when both halves
-/// are dropped.
-///
-/// ```no_run
-/// # async fn demo() -> nodeipc::Result<()> {
-/// let (mut child, mut channel) = nodeipc::Command::new("node").arg("worker.js").spawn()?;
-/// channel.send(&serde_json::json!({"hello": "worker"})).await?;
-/// while let Some(msg) = channel.recv::<serde_json::Value>().await? {
-///     println!("worker said {msg}");
-/// }
-/// child.wait().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-pub struct Channel {
-    tx: Sender,
-    rx: Receiver,
-}
+channel_type!(
+    /// An IPC channel to a Node process (or to another nodeipc peer), in either
+    /// serialization.
+    ///
+    /// Make one with [`Command::spawn`](crate::Command::spawn) (parent side),
+    /// [`Channel::from_env`] (child side) or [`Channel::pair`] (in-process).
+    /// [`split`](Channel::split) it to send and receive from different tasks.
+    /// The socket is closed — the peer sees `'disconnect'` — when both halves
+    /// are dropped.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> nodeipc::Result<()> {
+    /// let (mut child, mut channel) = nodeipc::Command::new("node").arg("worker.js").spawn()?;
+    /// channel.send(&serde_json::json!({"hello": "worker"})).await?;
+    /// while let Some(msg) = channel.recv::<serde_json::Value>().await? {
+    ///     println!("worker said {msg}");
+    /// }
+    /// child.wait().await?;
+    /// # Ok(()) }
+    /// ```
+);
 
 impl Channel {
     /// Wraps a connected unix stream socket. Must be called inside a tokio
     /// runtime (an error otherwise).
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
         in_runtime()?;
-        sys::prepare_channel(fd.as_fd())?;
-        let io = UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?;
-        let shared = Arc::new(Shared {
-            io,
-            send: SendState::new(serialization, &limits),
-            recv: Mutex::new(RecvCore::new(serialization, limits)),
-            answered: Notify::new(),
-            read_ahead: Notify::new(),
-            rx_gone: AtomicBool::new(false),
-        });
-        Ok(Channel {
-            tx: Sender {
-                shared: shared.clone(),
-                half: SendHalf::new(&limits),
-            },
-            rx: Receiver {
-                shared,
-                busy_poll: DEFAULT_BUSY_POLL,
-            },
+        Channel::assemble(fd, &limits, |fd| {
+            Ok(Shared {
+                io: UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?,
+                send: SendState::new(serialization, &limits),
+                recv: Mutex::new(RecvCore::new(serialization, limits)),
+                answered: Notify::new(),
+                read_ahead: Notify::new(),
+                rx_gone: AtomicBool::new(false),
+            })
         })
     }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{NODE_CLUSTER, UNIQUE_ID_VAR};
@@ -156,8 +156,71 @@ impl Worker {
     /// connection to another worker, as Node does for a server at its
     /// `maxConnections`.
     pub async fn listen_with_backlog(&self, addr: SocketAddr, backlog: usize) -> Result<Listener> {
-        let address = addr.ip().to_string();
         let address_type = if addr.is_ipv4() { 4 } else { 6 };
+        let (query, reply, handle) = self.query_server(addr, address_type.into()).await?;
+        let key = reply.get("key").and_then(Json::as_str).unwrap_or_default();
+        let kind = match handle {
+            // SCHED_NONE: the primary's socket, bound and shared; the worker
+            // listens on it, as Node's net does (it arrives not yet
+            // listening, so it looks like a stream).
+            Some(Handle::TcpListener(l)) => Kind::Shared(shared_listener(l.into())?),
+            Some(Handle::TcpStream(s)) => Kind::Shared(shared_listener(s.into())?),
+            Some(other) => return Err(unexpected(&other)),
+            // Round-robin: connections come with `newconn`.
+            None => {
+                let (tx, rx) = mpsc::channel(backlog.max(1));
+                lock(&self.shared.servers).insert(key.to_owned(), tx);
+                Kind::RoundRobin(tokio::sync::Mutex::new(rx))
+            }
+        };
+        let port = match &kind {
+            Kind::Shared(l) => l.local_addr()?.port(),
+            Kind::RoundRobin(_) => reply
+                .pointer("/sockname/port")
+                .and_then(Json::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(addr.port()),
+        };
+        self.announce_listening(query, port).await?;
+        Ok(Listener {
+            kind,
+            addr: SocketAddr::new(addr.ip(), port),
+            gone: self.shared.gone.subscribe(),
+        })
+    }
+
+    /// Binds a UDP socket through the primary, as `dgram`'s `bind()` does
+    /// in a Node worker: the primary binds once and every worker that asks
+    /// for the address shares the socket (UDP is never round-robin).
+    pub async fn bind_udp(&self, addr: SocketAddr) -> Result<UdpSocket> {
+        let address_type = if addr.is_ipv4() { "udp4" } else { "udp6" };
+        let (query, _, handle) = self.query_server(addr, address_type.into()).await?;
+        let socket = match handle {
+            Some(Handle::UdpSocket(s)) => {
+                s.set_nonblocking(true)?;
+                UdpSocket::from_std(s)?
+            }
+            Some(other) => return Err(unexpected(&other)),
+            None => {
+                return Err(Error::Handle {
+                    offset: 0,
+                    reason: "the primary answered a UDP queryServer without a socket".into(),
+                });
+            }
+        };
+        self.announce_listening(query, socket.local_addr()?.port())
+            .await?;
+        Ok(socket)
+    }
+
+    /// Asks the primary for a server on `addr` (`queryServer`): the query
+    /// sent, the answer, and the handle that came with it.
+    async fn query_server(
+        &self,
+        addr: SocketAddr,
+        address_type: Json,
+    ) -> Result<(Json, Json, Option<Handle>)> {
+        let address = addr.ip().to_string();
         let index = {
             let mut indexes = lock(&self.indexes);
             let next = indexes
@@ -166,7 +229,7 @@ impl Worker {
             *next += 1;
             *next - 1
         };
-        let mut query = json!({
+        let query = json!({
             "act": "queryServer",
             "index": index,
             "data": null,
@@ -184,43 +247,15 @@ impl Worker {
             let errno = i32::try_from(-errno).unwrap_or(i32::MAX);
             return Err(io::Error::from_raw_os_error(errno).into());
         }
-        let key = reply.get("key").and_then(Json::as_str).unwrap_or_default();
-        let (kind, port) = match handle {
-            // SCHED_NONE: the primary's socket, bound and shared; the worker
-            // listens on it, as Node's net does (it arrives not yet
-            // listening, so it looks like a stream).
-            Some(Handle::TcpListener(l)) => (Kind::Shared(shared_listener(l.into())?), 0),
-            Some(Handle::TcpStream(s)) => (Kind::Shared(shared_listener(s.into())?), 0),
-            Some(other) => {
-                return Err(Error::Handle {
-                    offset: 0,
-                    reason: format!("the primary answered queryServer with a {other:?}"),
-                });
-            }
-            // Round-robin: connections come with `newconn`.
-            None => {
-                let (tx, rx) = mpsc::channel(backlog.max(1));
-                lock(&self.shared.servers).insert(key.to_owned(), tx);
-                let port = reply
-                    .pointer("/sockname/port")
-                    .and_then(Json::as_u64)
-                    .and_then(|p| u16::try_from(p).ok())
-                    .unwrap_or(addr.port());
-                (Kind::RoundRobin(tokio::sync::Mutex::new(rx)), port)
-            }
-        };
-        let port = match &kind {
-            Kind::Shared(l) => l.local_addr()?.port(),
-            Kind::RoundRobin(_) => port,
-        };
+        Ok((query, reply, handle))
+    }
+
+    /// Tells the primary the server of `query` listens on `port`: its
+    /// `listening` event fires.
+    async fn announce_listening(&self, mut query: Json, port: u16) -> Result<()> {
         query["act"] = "listening".into();
         query["port"] = port.into();
-        self.shared.send(query).await?;
-        Ok(Listener {
-            kind,
-            addr: SocketAddr::new(addr.ip(), port),
-            gone: self.shared.gone.subscribe(),
-        })
+        self.shared.send(query).await
     }
 
     /// Sends a user message to the primary (`worker.on('message')` there).
@@ -454,6 +489,14 @@ fn shared_listener(fd: std::os::fd::OwnedFd) -> io::Result<TcpListener> {
     let l = std::net::TcpListener::from(fd);
     l.set_nonblocking(true)?;
     TcpListener::from_std(l)
+}
+
+/// A handle the primary should not have sent for a server.
+fn unexpected(handle: &Handle) -> Error {
+    Error::Handle {
+        offset: 0,
+        reason: format!("the primary answered queryServer with a {handle:?}"),
+    }
 }
 
 fn aborted() -> io::Error {

@@ -1,7 +1,7 @@
 'use strict';
-// A plain Node cluster primary of a Rust worker (tests/cluster.rs):
+// A plain Node cluster primary of a Rust worker (tests/cluster_worker.rs):
 //
-//   node cluster_primary.js <worker-exe> <rr|none> <workers> <requests> [lazy|kill]
+//   node cluster_primary.js <worker-exe> <rr|none> <workers> <requests> [lazy|kill|udp]
 //   (SERIALIZATION=advanced in the environment: the channels speak advanced)
 //
 // Forks <workers> copies of <worker-exe> (as process.execPath, see below)
@@ -12,7 +12,8 @@
 // worker 1 is started with LAZY=1 (it takes one connection into its
 // queue and accepts nothing until the primary's message) and the requests
 // go out before the messages. With `kill`, each worker is killed
-// (worker.kill()) once it listens.
+// (worker.kill()) once it listens. With `udp`, the workers also bind a
+// shared UDP port and each of <requests> datagrams gets an answer.
 
 const cluster = require('node:cluster');
 const http = require('node:http');
@@ -41,15 +42,19 @@ const workers = [];
 for (let i = 0; i < n; i++) {
   const env = { PORT: '0', HOST: '127.0.0.1' };
   if (lazy && i === 0) env.LAZY = '1';
+  if (flag === 'udp') env.UDP_PORT = '0';
   workers.push(cluster.fork(env));
 }
 let port;
+let udpPort;
 const listening = Promise.all(workers.map((w) => new Promise((resolve) => {
   w.on('online', () => seen.online.push(w.id));
+  let left = flag === 'udp' ? 2 : 1;
   w.on('listening', (addr) => {
     seen.listening.push({ id: w.id, address: addr.address, port: addr.port, addressType: addr.addressType });
-    port = addr.port;
-    resolve();
+    if (addr.addressType === 'udp4') udpPort = addr.port;
+    else port = addr.port;
+    if (--left === 0) resolve();
   });
 })));
 
@@ -84,6 +89,20 @@ function ask(w) {
     clearTimeout(timer);
     console.log(JSON.stringify(seen));
     return;
+  }
+  if (flag === 'udp') {
+    // Datagrams to the shared socket, answered by whichever worker reads.
+    const dgram = require('node:dgram');
+    const sock = dgram.createSocket('udp4');
+    seen.udp = await new Promise((resolve) => {
+      const got = [];
+      sock.on('message', (m) => {
+        got.push(m.toString().trim());
+        if (got.length === requests) resolve(got);
+      });
+      for (let i = 0; i < requests; i++) sock.send(`ping ${i}`, udpPort, '127.0.0.1');
+    });
+    sock.close();
   }
   if (lazy) {
     const pending = Array.from({ length: requests }, get);

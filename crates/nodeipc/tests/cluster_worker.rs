@@ -75,17 +75,19 @@ fn check_lifecycle(seen: &Value, workers: u64, policy: &str) {
         .map(|v| v.as_u64().unwrap())
         .collect();
     assert_eq!(online, ids, "{policy}: {seen}");
-    for l in seen["listening"].as_array().unwrap() {
+    let tcp: Vec<&Value> = seen["listening"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["addressType"] != "udp4")
+        .collect();
+    assert_eq!(tcp.len() as u64, workers, "{policy}: {seen}");
+    for l in &tcp {
         assert_eq!(l["address"], "127.0.0.1", "{policy}: {seen}");
         assert_eq!(l["addressType"], 4, "{policy}: {seen}");
         assert!(l["port"].as_u64().unwrap() > 0, "{policy}: {seen}");
     }
-    let ports: BTreeSet<u64> = seen["listening"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["port"].as_u64().unwrap())
-        .collect();
+    let ports: BTreeSet<u64> = tcp.iter().map(|l| l["port"].as_u64().unwrap()).collect();
     assert_eq!(ports.len(), 1, "{policy}: one port for all: {seen}");
     for r in seen["replies"].as_array().unwrap() {
         let id = r["worker"].as_u64().unwrap();
@@ -154,4 +156,27 @@ fn worker_kill_ends_a_rust_worker_with_sigterm() {
         assert_eq!(e["signal"], "SIGTERM", "{seen}");
         assert_eq!(e["exitedAfterDisconnect"], false, "{seen}");
     }
+}
+
+#[test]
+fn rust_workers_share_a_udp_socket_through_the_primary() {
+    let node = require_node!();
+    let seen = primary(&node, "rr", 2, 10, "udp");
+    check_lifecycle(&seen, 2, "udp");
+    let udp: Vec<&Value> = seen["listening"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["addressType"] == "udp4")
+        .collect();
+    assert_eq!(udp.len(), 2, "{seen}");
+    assert_eq!(udp[0]["port"], udp[1]["port"], "one shared socket: {seen}");
+    let answers = seen["udp"].as_array().unwrap();
+    assert_eq!(answers.len(), 10, "{seen}");
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.as_str().unwrap().starts_with("worker ")),
+        "{seen}"
+    );
 }
