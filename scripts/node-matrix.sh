@@ -66,8 +66,9 @@ done
 $install_only && exit 0
 
 # The interop suites: Rust parent <-> Node child and Node parent <-> Rust
-# child, both serializations, handles, the live v8 corpus, the CLI.
-read -r -a tests <<< "${MATRIX_TESTS:---test rust_parent --test node_parent --test advanced --test handles --test v8_corpus --test v8_node_reader --test examples --test cluster_worker --test blocking_only}"
+# child, both serializations, handles, the live v8 corpus, the cluster
+# primary and worker, the CLI.
+read -r -a tests <<< "${MATRIX_TESTS:---test rust_parent --test node_parent --test advanced --test handles --test v8_corpus --test v8_node_reader --test examples --test cluster --test cluster_worker --test blocking_only}"
 
 # Build once; each major then only runs the tests (examples included: the
 # examples and cluster tests run them).

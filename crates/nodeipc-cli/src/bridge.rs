@@ -250,7 +250,7 @@ fn exit_code(status: ExitStatus) -> ExitCode {
 /// `{"type":"Buffer","data":[…]}` with bytes as data, becomes that Buffer:
 /// the inverse of how [`next_line`] writes Buffers. (serde_json nests at
 /// most 128 levels, so the recursion is bounded.)
-fn revive(j: &serde_json::Value) -> nodeipc::Value {
+pub(crate) fn revive(j: &serde_json::Value) -> nodeipc::Value {
     use serde_json::Value as J;
     match j {
         J::Object(props) => buffer_json(props).map_or_else(

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bridge;
+mod cluster;
 
 /// Node.js child_process IPC from the command line.
 #[derive(Debug, Parser)]
@@ -38,6 +39,26 @@ enum Command {
     /// on stderr and skipped. Exits 0 when the parent closes the channel,
     /// even with replies it did not read.
     Echo,
+    /// Run an unmodified Node server as N workers sharing its port (Node's cluster).
+    ///
+    /// Each worker is started with NODE_UNIQUE_ID and an IPC channel, so in
+    /// it `cluster.isWorker` is true and `server.listen(port)` gets its
+    /// socket from this primary, as under Node's own cluster primary. A
+    /// worker that dies is restarted (exponential backoff, at most
+    /// --max-restarts a minute; its exit code or signal is logged). SIGHUP
+    /// reloads without downtime: a new worker is started, and once it
+    /// listens the old one is disconnected, one at a time. SIGTERM or SIGINT
+    /// stops: no new connections, every worker disconnected (it finishes
+    /// its connections and exits), killed after --grace seconds; the exit
+    /// code is 0 when every worker left in time.
+    ///
+    /// Messages are NDJSON, one per line. A worker's process.send(m) is
+    /// printed on stdout as {"worker": ID, "message": m}. A stdin line
+    /// {"worker": ID, "message": m} goes to that worker's
+    /// process.on('message'); without "worker" it goes to every worker. The
+    /// workers' own stdout goes to stderr, with this command's log lines
+    /// (prefixed "nodeipc cluster:").
+    Cluster(Box<cluster::ClusterArgs>),
     /// Run the benchmark matrix (Rust <-> Rust, Rust <-> Node, Node <-> Node).
     Bench(Box<bench::BenchArgs>),
 }
@@ -47,6 +68,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => bridge::run(args),
         Command::Echo => bridge::echo(),
+        Command::Cluster(args) => cluster::run(*args),
         Command::Bench(args) => bench::run(*args),
     };
     match result {

@@ -1,28 +1,16 @@
 //! The `nodeipc` command against real Node: `run` (the NDJSON bridge) and
 //! `echo` (a child for Node parents).
 
+mod common;
+
+use common::have_node;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const NODEIPC: &str = env!("CARGO_BIN_EXE_nodeipc");
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Whether `node` can run. In CI (`CI=true`) a missing node fails the test.
-fn have_node() -> bool {
-    let ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "node is not installed, and CI=true: interop tests must not be skipped"
-        );
-        eprintln!("node is not installed: skipping (this would fail in CI)");
-    }
-    ok
-}
 
 /// Runs `cmd` with `stdin` as input; fails the test if it takes longer than
 /// TIMEOUT.

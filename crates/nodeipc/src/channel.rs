@@ -58,13 +58,13 @@ macro_rules! channel_constructors {
             sys::prepare_channel(&fd)?;
             let shared = Arc::new(shared(fd)?);
             Ok(Channel {
-                tx: Sender {
-                    shared: shared.clone(),
-                    half: SendHalf::new(limits),
-                },
                 rx: Receiver {
-                    shared,
+                    shared: shared.clone(),
                     busy_poll: DEFAULT_BUSY_POLL,
+                },
+                tx: Sender {
+                    shared,
+                    half: SendHalf::new(limits),
                 },
             })
         }
@@ -77,8 +77,10 @@ macro_rules! channel_type {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct Channel {
-            tx: Sender,
+            // The receiving half drops first: the sending half's last
+            // flush then knows nobody is left to receive.
             rx: Receiver,
+            tx: Sender,
         }
     };
 }
@@ -90,6 +92,8 @@ mod tokio;
 
 #[cfg(feature = "tokio")]
 pub use self::tokio::{Channel, Receiver, Sender};
+#[cfg(feature = "futures")]
+pub use self::tokio::{RecvStream, SendSink};
 
 use std::io;
 use std::os::fd::BorrowedFd;

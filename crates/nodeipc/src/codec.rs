@@ -69,15 +69,23 @@ macro_rules! buffered_decoder {
 
 pub(crate) mod buffer;
 pub mod json;
+#[cfg(feature = "tokio-util")]
+mod node_codec;
 mod send_buf;
 pub mod v8;
 
+#[cfg(feature = "tokio-util")]
+pub use node_codec::NodeCodec;
 pub use send_buf::SendBuf;
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Error;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use buffer::Pending;
 
 /// The wire format of a channel (Node's `serialization` option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -101,6 +109,53 @@ impl Serialization {
         match self {
             Serialization::Json => "json",
             Serialization::Advanced => "advanced",
+        }
+    }
+}
+
+impl Serialization {
+    /// Appends `msg` as one message of this serialization
+    /// ([`json::encode`] or [`v8::encode_serialize`]); nothing is appended
+    /// on error.
+    pub(crate) fn encode<T: Serialize + ?Sized>(self, msg: &T, out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            Serialization::Json => json::encode(msg, out),
+            Serialization::Advanced => v8::encode_serialize(msg, out),
+        }
+    }
+}
+
+/// The framing state of a serialization, apart from the bytes (which it
+/// decodes from a [`Pending`] it is lent).
+#[derive(Debug)]
+pub(crate) enum Framing {
+    Json(json::Lines),
+    V8(v8::Frames),
+}
+
+impl Framing {
+    /// The framing state at the start of a stream.
+    pub(crate) fn new(serialization: Serialization) -> Framing {
+        match serialization {
+            Serialization::Json => Framing::Json(json::Lines::default()),
+            Serialization::Advanced => Framing::V8(v8::Frames::default()),
+        }
+    }
+
+    /// Most bytes a buffer ever needs for one message under `limits`.
+    pub(crate) fn max_buffered(&self, limits: &Limits) -> usize {
+        match self {
+            Framing::Json(_) => json::Lines::max_buffered(limits),
+            Framing::V8(_) => v8::Frames::max_buffered(limits),
+        }
+    }
+
+    /// At end of stream: an error if part of a message is left (see
+    /// [`json::JsonDecoder::finish`]).
+    pub(crate) fn finish(&mut self, buf: &mut impl Pending) -> Result<()> {
+        match self {
+            Framing::Json(l) => l.finish(buf),
+            Framing::V8(f) => f.finish(buf),
         }
     }
 }

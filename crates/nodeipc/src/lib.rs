@@ -43,10 +43,37 @@
 //!   [`SendHandle`] for tokio's socket types. Without it the crate has no
 //!   tokio in its dependency tree: [`blocking::Channel`],
 //!   [`Command::blocking_spawn`], the codecs and [`Value`] remain.
+//! - `futures` (adds `futures-core`, `futures-sink`; implies `tokio`):
+//!   `Receiver::into_stream` (a `futures::Stream` of typed messages,
+//!   `RecvStream`) and `Sender::into_sink` (a `futures::Sink`, `SendSink`),
+//!   so that `StreamExt` and `SinkExt` combinators work.
+//! - `tracing` (adds `tracing`): diagnostics as `tracing` events, what
+//!   `NODE_DEBUG=child_process` shows a Node user: channel open and close
+//!   (`debug`), handles sent, ACKed, NACKed and received, messages skipped
+//!   with their error, backpressure and read-ahead waits (`debug`; a full
+//!   socket at `trace`). Every event has the channel's `fd`; the others have
+//!   `offset`, `handle`, `queued`, `limit`, `error` as they apply. Without
+//!   the feature nothing of it is compiled.
+//! - `tokio-util` (adds `tokio-util`): `codec::NodeCodec`, Node's framing
+//!   and serialization as a `tokio_util::codec` `Decoder` and `Encoder`, for
+//!   a TCP socket or pipe of your own.
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// A `tracing` event at `$level` (`debug`, `trace`) about the channel on
+/// fd `$fd`, then `tracing`'s fields and message. Without the `tracing`
+/// feature it is nothing: the fields are not evaluated, `$fd` is only
+/// borrowed.
+macro_rules! event {
+    ($level:ident, $fd:expr, $($rest:tt)+) => {{
+        #[cfg(feature = "tracing")]
+        ::tracing::$level!(fd = $fd, $($rest)+);
+        #[cfg(not(feature = "tracing"))]
+        let _ = &$fd;
+    }};
+}
 
 pub mod channel;
 pub mod child;
@@ -65,6 +92,8 @@ pub mod value;
 pub use channel::blocking;
 #[cfg(feature = "tokio")]
 pub use channel::{Channel, Receiver, Sender};
+#[cfg(feature = "futures")]
+pub use channel::{RecvStream, SendSink};
 pub use codec::Serialization;
 pub use error::{DecodeError, EncodeError, Error, Result};
 pub use handle::{Handle, HandleType, SendHandle};

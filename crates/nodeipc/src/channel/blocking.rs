@@ -24,7 +24,7 @@
 //! on another thread's `recv`.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
@@ -122,6 +122,15 @@ impl Shared {
                         self.answer(&mut rx);
                         match step? {
                             AckStep::Retry => {}
+                            // Messages wait for the receiving half: let it
+                            // have them, and look again later.
+                            AckStep::WaitReadable
+                                if reader == Reader::Split && rx.read_ahead_len() > 0 =>
+                            {
+                                drop(rx);
+                                out = self.wait_answer(self.send.lock());
+                                continue;
+                            }
                             // We are the reader: sleep on the socket.
                             AckStep::WaitReadable => drop(sys::wait(&self.io, true, false)?),
                             AckStep::WaitReceiver => {
@@ -163,10 +172,11 @@ impl Channel {
     /// this channel waits in `poll(2)`, see the [module docs](self)).
     pub fn from_fd(fd: OwnedFd, serialization: Serialization, limits: Limits) -> Result<Channel> {
         Channel::assemble(fd, &limits, |fd| {
+            let raw = fd.as_raw_fd();
             Ok(Shared {
                 io: UnixStream::from(fd),
-                send: SendState::new(serialization, &limits),
-                recv: Mutex::new(RecvCore::new(serialization, limits)),
+                send: SendState::new(serialization, &limits, raw),
+                recv: Mutex::new(RecvCore::new(serialization, limits, raw)),
                 answered: Condvar::new(),
                 rx_gone: AtomicBool::new(false),
             })
@@ -249,7 +259,11 @@ impl Channel {
 /// for the peer's ACK, as in Node (see [`crate::Sender`]); this half reads
 /// the ACK itself when the [`Receiver`] is not receiving at the moment, so
 /// it never depends on another thread's `recv` (see the
-/// [module docs](self)).
+/// [module docs](self)), keeping the messages it reads on the way for the
+/// `Receiver`. Once `Limits::max_read_ahead` of them wait, it waits for the
+/// `Receiver` to take some: with both halves on one thread, that is
+/// forever (the unsplit [`Channel`] fails with
+/// [`Error::ReadAheadFull`](crate::Error::ReadAheadFull) instead).
 #[derive(Debug)]
 pub struct Sender {
     shared: Arc<Shared>,
@@ -298,7 +312,7 @@ impl Sender {
     ) -> Result<()> {
         let shared = &*self.shared;
         let mut out = shared.send.lock();
-        if !self.half.is_closed() && !self.half.has_room(&out) {
+        if !self.half.has_room(&out) {
             out = shared.flush(&mut self.half, out, unsplit)?;
         }
         self.half
@@ -326,6 +340,11 @@ impl Sender {
     /// direction; see [`crate::Sender::disconnect`].
     pub fn disconnect(mut self) -> Result<()> {
         self.flush()?;
+        event!(
+            debug,
+            self.shared.io.as_raw_fd(),
+            "disconnect: channel shut for writing"
+        );
         self.half.close();
         sys::shutdown_write(&self.shared.io)?;
         Ok(())
@@ -442,6 +461,11 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.shared.rx_gone.store(true, Ordering::SeqCst);
+        // What was read ahead for it goes (its handles closed); a sender
+        // that holds the state now drops it on its next step.
+        if let Some(mut rx) = self.shared.try_recv() {
+            rx.drop_read_ahead();
+        }
         self.shared.answered.notify_all();
     }
 }

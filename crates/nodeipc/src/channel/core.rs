@@ -23,7 +23,7 @@ mod outbox;
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -33,8 +33,8 @@ use serde_json::value::RawValue;
 
 pub(crate) use outbox::{Outbox, Progress};
 
-use crate::codec::buffer::ReadBuffer;
-use crate::codec::{Serialization, json, v8};
+use crate::codec::buffer::{Pending, ReadBuffer};
+use crate::codec::{Framing, Serialization, json};
 use crate::error::{DecodeError, Error, Result};
 use crate::handle::{Handle, HandleType, OutgoingHandle};
 use crate::limits::Limits;
@@ -103,9 +103,10 @@ pub(crate) struct SendState {
 }
 
 impl SendState {
-    pub(crate) fn new(serialization: Serialization, limits: &Limits) -> SendState {
+    /// The send queue of the channel on fd `fd` (for diagnostics).
+    pub(crate) fn new(serialization: Serialization, limits: &Limits, fd: RawFd) -> SendState {
         SendState {
-            out: Mutex::new(Outbox::new(serialization, limits.max_send_buffer)),
+            out: Mutex::new(Outbox::new(serialization, limits.max_send_buffer, fd)),
         }
     }
 
@@ -132,7 +133,7 @@ fn write_out(out: &mut Outbox, write: impl Write) -> Result<Progress> {
 
 /// What one sending half knows: whether the channel is closed for it, and
 /// how much may be queued before a `feed` waits.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct SendHalf {
     closed: bool,
     max_queued: usize,
@@ -152,10 +153,21 @@ impl SendHalf {
         self.closed
     }
 
-    /// Whether `out` has room for another message; if not, the driver
-    /// flushes first (backpressure, `Limits::max_send_buffer`).
+    /// Whether a message may be queued in `out` now: there is room, or
+    /// this half is closed (which [`queue`](Self::queue) reports). If not,
+    /// the driver flushes first (backpressure, `Limits::max_send_buffer`).
     pub(crate) fn has_room(&self, out: &Outbox) -> bool {
-        out.len() < self.max_queued
+        let room = self.closed || out.len() < self.max_queued;
+        if !room {
+            event!(
+                debug,
+                out.fd(),
+                queued = out.len(),
+                limit = self.max_queued,
+                "send buffer full (Limits::max_send_buffer): waiting for the peer to read"
+            );
+        }
+        room
     }
 
     /// Queues `msg` (with `handle`'s fd on its first byte, wrapped in
@@ -211,13 +223,6 @@ pub(crate) fn write_left(send: &SendState, write: impl Write) -> bool {
 // ---------------------------------------------------------------------------
 // Receiving
 // ---------------------------------------------------------------------------
-
-/// The framing state of the channel's serialization.
-#[derive(Debug)]
-enum Framing {
-    Json(json::Lines),
-    V8(v8::Frames),
-}
 
 /// A message read ahead (while a send waited for an ACK), kept in a form
 /// any `T` can be read from later.
@@ -301,12 +306,16 @@ pub(crate) struct RecvCore {
     buf: ReadBuffer,
     framing: Framing,
     limits: Limits,
+    /// The channel's fd (for diagnostics).
+    fd: RawFd,
     inbox: inbox::Inbox,
     stash: VecDeque<Stashed>,
     /// What the messages in `stash` cost (see [`Stashed::cost`]).
     stashed_bytes: usize,
     /// How many of them hold a handle.
     stashed_fds: usize,
+    /// Their length on the wire.
+    stashed_len: usize,
     eof: bool,
     /// Replies were queued by decoding and may not be written yet.
     replies_pending: bool,
@@ -316,34 +325,44 @@ pub(crate) struct RecvCore {
 }
 
 impl RecvCore {
-    pub(crate) fn new(serialization: Serialization, limits: Limits) -> RecvCore {
-        let (framing, max) = match serialization {
-            Serialization::Json => (
-                Framing::Json(json::Lines::default()),
-                json::Lines::max_buffered(&limits),
-            ),
-            Serialization::Advanced => (
-                Framing::V8(v8::Frames::default()),
-                v8::Frames::max_buffered(&limits),
-            ),
-        };
+    /// The receive state of the channel on fd `fd` (for diagnostics).
+    pub(crate) fn new(serialization: Serialization, limits: Limits, fd: RawFd) -> RecvCore {
+        event!(debug, fd, %serialization, "channel open");
+        let framing = Framing::new(serialization);
         RecvCore {
-            buf: ReadBuffer::new(max),
+            buf: ReadBuffer::new(framing.max_buffered(&limits)),
             framing,
             limits,
+            fd,
             inbox: inbox::Inbox::new(limits.max_pending_fds),
             stash: VecDeque::new(),
             stashed_bytes: 0,
             stashed_fds: 0,
+            stashed_len: 0,
             eof: false,
             replies_pending: false,
             stash_popped: false,
         }
     }
 
-    /// Bytes received and not yet returned as messages.
+    /// Bytes received and not yet returned as messages: in the buffer, and
+    /// those of the messages read ahead.
     pub(crate) fn buffered(&self) -> usize {
-        self.buf.pending_len()
+        self.buf.pending_len() + self.stashed_len
+    }
+
+    /// How many messages wait in the read-ahead queue.
+    pub(crate) fn read_ahead_len(&self) -> usize {
+        self.stash.len()
+    }
+
+    /// Drops what was read ahead for a receiving half that is gone (the
+    /// handles in it are closed).
+    pub(crate) fn drop_read_ahead(&mut self) {
+        self.stash.clear();
+        self.stashed_bytes = 0;
+        self.stashed_fds = 0;
+        self.stashed_len = 0;
     }
 
     /// Whether replies wait for room in the socket: the driver waits for
@@ -365,6 +384,7 @@ impl RecvCore {
         let r = match recv(self.buf.read_buf(), &mut fds) {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                event!(debug, self.fd, offset = start, "the peer reset the channel");
                 self.eof = true;
                 return Ok(Filled::Eof);
             }
@@ -372,22 +392,18 @@ impl RecvCore {
         };
         self.inbox.arrived(start, start + r.len as u64, fds);
         if r.truncated {
-            // Reported once the bytes are decoded. The fds that did arrive
-            // are there: a handle message takes the first, as usual.
-            let e = Error::Handle {
-                offset: start,
-                reason: "fds came with this read but the kernel dropped them (MSG_CTRUNC: \
-                         too many, or this process is out of fds)"
-                    .into(),
-            };
-            self.stash(Stashed {
-                item: Err(e),
-                len: 0,
-                cost: STASH_ENTRY_COST,
-                fd: false,
-            });
+            // Reported when decoding reaches this read, after the messages
+            // before it. The fds that did arrive are there: a handle
+            // message takes the first, as usual.
+            self.inbox.cut_off(start, start + r.len as u64);
         }
         if r.len == 0 {
+            event!(
+                debug,
+                self.fd,
+                offset = start,
+                "the peer closed the channel"
+            );
             self.eof = true;
             return Ok(Filled::Eof);
         }
@@ -406,15 +422,17 @@ impl RecvCore {
         if let Some(s) = self.stash.pop_front() {
             self.stashed_bytes -= s.cost;
             self.stashed_fds -= usize::from(s.fd);
+            self.stashed_len -= s.len;
             self.stash_popped = true;
             let limits = self.limits.with_max_message_len(s.len);
             return Some(
                 s.item
-                    .and_then(|(offset, d)| typed(d, offset, &limits).map(Some)),
+                    .and_then(|(offset, d)| typed(d, offset, &limits).map(Some))
+                    .inspect_err(|e| self.skipped(e)),
             );
         }
         if let Some(d) = self.decode::<T>(send) {
-            return Some(d.map(|(_, d)| Some(d)));
+            return Some(d.map(|(_, d)| Some(d)).inspect_err(|e| self.skipped(e)));
         }
         if self.eof {
             return Some(self.finish().map(|()| None));
@@ -422,13 +440,16 @@ impl RecvCore {
         None
     }
 
+    /// Reports a message the receiver gets as an error and goes past.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    fn skipped(&self, e: &Error) {
+        event!(debug, self.fd, error = %e, "message skipped");
+    }
+
     /// At end of stream: what is left is an error (a partial message, an
     /// fd nobody claimed).
     fn finish(&mut self) -> Result<()> {
-        match &mut self.framing {
-            Framing::Json(l) => l.finish(&mut self.buf)?,
-            Framing::V8(f) => f.finish(&mut self.buf)?,
-        }
+        self.framing.finish(&mut self.buf)?;
         self.inbox.finish()
     }
 
@@ -448,6 +469,10 @@ impl RecvCore {
         reader: Reader,
         recv: impl FnOnce(&mut Vec<u8>, &mut Vec<OwnedFd>) -> io::Result<Received>,
     ) -> Result<AckStep> {
+        if reader == Reader::Alone {
+            // Kept for a receiving half that has gone since.
+            self.drop_read_ahead();
+        }
         if self.read_ahead(send, reader) {
             return Ok(AckStep::Retry);
         }
@@ -455,6 +480,13 @@ impl RecvCore {
             return Err(Error::Disconnected);
         }
         if self.full() {
+            event!(
+                debug,
+                self.fd,
+                bytes = self.stashed_bytes,
+                handles = self.stashed_fds,
+                "read-ahead full (Limits::max_read_ahead): a send waiting for an ACK stops reading"
+            );
             return match reader {
                 Reader::Unsplit => Err(Error::ReadAheadFull {
                     limit: self.limits.max_read_ahead,
@@ -497,6 +529,7 @@ impl RecvCore {
     fn stash(&mut self, s: Stashed) {
         self.stashed_bytes += s.cost;
         self.stashed_fds += usize::from(s.fd);
+        self.stashed_len += s.len;
         self.stash.push_back(s);
     }
 
@@ -555,6 +588,7 @@ impl RecvCore {
         if let Err(e) = self
             .inbox
             .take_refused()
+            .and_then(|()| self.inbox.take_cut_off(next))
             .and_then(|()| self.inbox.drop_strays(next))
         {
             return Some(Err(e));
@@ -587,6 +621,19 @@ impl RecvCore {
         // writes, and wakes a sender waiting for an ACK.
         self.replies_pending = true;
         Some(delivery)
+    }
+}
+
+/// The channel's socket closes with its receive state (both halves gone).
+#[cfg(feature = "tracing")]
+impl Drop for RecvCore {
+    fn drop(&mut self) {
+        event!(
+            debug,
+            self.fd,
+            received = self.buf.received(),
+            "channel closed"
+        );
     }
 }
 

@@ -4,15 +4,14 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{NODE_CLUSTER, UNIQUE_ID_VAR};
+use super::proto::{CMD, Seq, UNIQUE_ID_VAR};
 use crate::channel::{Receiver, Sender, race};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
@@ -70,7 +69,8 @@ struct Shared {
     /// `None` once the channel is closed. Every cluster message is numbered
     /// (`seq`) and sent under this lock, so in `seq` order.
     tx: Arc<tokio::sync::Mutex<Option<Sender>>>,
-    seq: AtomicU64,
+    /// Numbers cluster messages; taken under `tx`'s lock.
+    seq: Mutex<Seq>,
     /// Requests waiting for the primary's answer, by `seq`.
     pending: Mutex<HashMap<u64, oneshot::Sender<Answer>>>,
     /// Round-robin servers, by the primary's key.
@@ -110,7 +110,7 @@ impl Worker {
         let (users, messages) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             tx: Arc::new(tokio::sync::Mutex::new(Some(tx))),
-            seq: AtomicU64::new(0),
+            seq: Mutex::new(Seq::default()),
             pending: Mutex::new(HashMap::new()),
             servers: Mutex::new(HashMap::new()),
             gone: watch::Sender::new(false),
@@ -318,22 +318,16 @@ impl Shared {
     async fn send_locked(
         &self,
         tx: &mut Option<Sender>,
-        mut msg: Json,
+        msg: Json,
         handle: Option<Handle>,
         answer: Option<oneshot::Sender<Answer>>,
     ) -> Result<()> {
         let tx = tx.as_mut().ok_or(Error::Disconnected)?;
         // Numbered under the sender's lock: in the order sent.
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let (seq, full) = lock(&self.seq).wrap(msg);
         if let Some(answer) = answer {
             lock(&self.pending).insert(seq, answer);
         }
-        let mut full = Map::new();
-        full.insert("cmd".into(), NODE_CLUSTER.into());
-        if let Json::Object(fields) = &mut msg {
-            full.append(fields);
-        }
-        full.insert("seq".into(), seq.into());
         let sent = match handle {
             Some(h) => tx.send_with_handle(&full, h).await,
             None => tx.send(&full).await,
@@ -419,7 +413,7 @@ async fn dispatch(
             Ok(Some((Message::User(v), h))) => {
                 let _ = users.send((v, h));
             }
-            Ok(Some((Message::Internal(m), h))) if m.cmd() == NODE_CLUSTER => {
+            Ok(Some((Message::Internal(m), h))) if m.cmd() == CMD => {
                 shared.on_message(m.0, h).await;
             }
             Ok(Some(_)) => {}

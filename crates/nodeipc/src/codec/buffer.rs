@@ -76,62 +76,91 @@ impl ReadBuffer {
         &mut self.buf
     }
 
+    /// Stream offset just past the last byte read in.
+    pub(crate) fn received(&self) -> u64 {
+        self.base + self.buf.len() as u64
+    }
+
     /// Appends `bytes` in read-sized pieces.
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(READ_CHUNK) {
             self.read_buf().extend_from_slice(chunk);
         }
     }
+}
 
-    /// Number of bytes not yet taken.
-    pub(crate) fn pending_len(&self) -> usize {
-        self.buf.len() - self.start
-    }
+/// Bytes received and not yet taken, with their stream offsets: what a
+/// framing state (`json::Lines`, `v8::Frames`) decodes from. The channel's
+/// [`ReadBuffer`] is one; with the `tokio-util` feature, a window on the
+/// caller's `BytesMut` is another (`codec::NodeCodec`), so the framing
+/// logic is written once. Both are a buffer, the index of the first byte
+/// not yet taken, and the stream offset of the buffer's first byte.
+pub(crate) trait Pending {
+    /// The whole buffer, the index of the first byte not yet taken, and the
+    /// stream offset of `buf[0]`.
+    fn parts(&self) -> (&[u8], usize, u64);
+
+    /// Moves the index of the first byte not yet taken.
+    fn set_start(&mut self, start: usize);
 
     /// The bytes not yet taken.
-    pub(crate) fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
+    fn pending(&self) -> &[u8] {
+        let (buf, start, _) = self.parts();
+        &buf[start..]
     }
 
-    /// Stream offset just past the last byte read in.
-    pub(crate) fn received(&self) -> u64 {
-        self.base + self.buf.len() as u64
+    /// Number of bytes not yet taken.
+    fn pending_len(&self) -> usize {
+        self.pending().len()
     }
 
     /// Stream offset of the first byte not yet taken.
-    pub(crate) fn offset(&self) -> u64 {
-        self.base + self.start as u64
+    fn offset(&self) -> u64 {
+        let (_, start, base) = self.parts();
+        base + start as u64
     }
 
     /// Takes the first `n` pending bytes; returns where they are (for
-    /// [`bytes`](Self::bytes), valid until the next `read_buf`) and their
-    /// stream offset.
-    pub(crate) fn take(&mut self, n: usize) -> (Range<usize>, u64) {
+    /// [`bytes`](Self::bytes), valid until more bytes are read in) and
+    /// their stream offset.
+    fn take(&mut self, n: usize) -> (Range<usize>, u64) {
         debug_assert!(n <= self.pending_len());
-        let offset = self.offset();
-        let range = self.start..self.start + n;
-        self.start += n;
-        (range, offset)
+        let (_, start, base) = self.parts();
+        self.set_start(start + n);
+        (start..start + n, base + start as u64)
     }
 
     /// Bytes taken by [`take`](Self::take).
-    pub(crate) fn bytes(&self, range: Range<usize>) -> &[u8] {
-        &self.buf[range]
+    fn bytes(&self, range: Range<usize>) -> &[u8] {
+        &self.parts().0[range]
     }
 
-    /// Counts a decoded message of `len` bytes towards giving back memory.
-    pub(crate) fn note_message(&mut self, len: usize) {
+    /// Counts a decoded message of `len` bytes towards giving back memory
+    /// (nothing, for a buffer that is not ours to size).
+    fn note_message(&mut self, _len: usize) {}
+
+    /// Takes everything pending (end of stream); returns how much that was.
+    fn take_all(&mut self) -> usize {
+        let n = self.pending_len();
+        self.take(n);
+        n
+    }
+}
+
+impl Pending for ReadBuffer {
+    fn parts(&self) -> (&[u8], usize, u64) {
+        (&self.buf, self.start, self.base)
+    }
+
+    fn set_start(&mut self, start: usize) {
+        self.start = start;
+    }
+
+    fn note_message(&mut self, len: usize) {
         if len <= READ_CHUNK {
             self.small_streak = self.small_streak.saturating_add(1);
         } else {
             self.small_streak = 0;
         }
-    }
-
-    /// Takes everything pending (end of stream); returns how much that was.
-    pub(crate) fn take_all(&mut self) -> usize {
-        let n = self.pending_len();
-        self.start = self.buf.len();
-        n
     }
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::Serialization;
-use super::{json, v8};
+
 use crate::error::Result;
 
 /// Encoded messages waiting to be written, shared by the async and blocking
@@ -35,7 +35,8 @@ impl SendBuf {
     }
 
     /// Encodes `msg` at the end, as one message of this buffer's
-    /// serialization ([`json::encode`] or [`v8::encode_serialize`]);
+    /// serialization ([`json::encode`](super::json::encode) or
+    /// [`v8::encode_serialize`](super::v8::encode_serialize));
     /// nothing is added on error.
     pub fn push<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<()> {
         if self.written > 0 && self.written >= self.buf.len() - self.written {
@@ -46,10 +47,7 @@ impl SendBuf {
             self.base += self.written as u64;
             self.written = 0;
         }
-        match self.serialization {
-            Serialization::Json => json::encode(msg, &mut self.buf),
-            Serialization::Advanced => v8::encode_serialize(msg, &mut self.buf),
-        }
+        self.serialization.encode(msg, &mut self.buf)
     }
 
     /// Stream position of the next byte to write: the number of bytes

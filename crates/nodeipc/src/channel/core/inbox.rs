@@ -32,6 +32,9 @@ pub(crate) struct Inbox {
     /// Fds closed at arrival for want of room, not yet reported: the
     /// offset of the first read that brought one, and how many.
     refused: Option<(u64, usize)>,
+    /// The stream range of the first read whose fds the kernel cut off
+    /// (`MSG_CTRUNC`), not yet reported.
+    cut: Option<(u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -49,6 +52,7 @@ impl Inbox {
             fds: VecDeque::new(),
             limit,
             refused: None,
+            cut: None,
         }
     }
 
@@ -79,6 +83,31 @@ impl Inbox {
         }
     }
 
+    /// Records that the kernel cut off fds of the read of the bytes
+    /// `[start, end)` (`MSG_CTRUNC`: too many, or this process is out of
+    /// fds).
+    pub(crate) fn cut_off(&mut self, start: u64, end: u64) {
+        self.cut.get_or_insert((start, end));
+    }
+
+    /// An error for fds cut off from a read, once the message starting at
+    /// `offset` is past it, as for stray fds: the messages of that read
+    /// come out first (its handle message with the fds that did arrive).
+    pub(crate) fn take_cut_off(&mut self, offset: u64) -> Result<()> {
+        match self.cut {
+            Some((at, end)) if end <= offset => {
+                self.cut = None;
+                Err(Error::Handle {
+                    offset: at,
+                    reason: "fds came with this read but the kernel dropped them (MSG_CTRUNC: \
+                             too many, or this process is out of fds)"
+                        .into(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Closes the fds no message can claim once the message starting at
     /// `offset` is decoded; an error naming the first, if there were any.
     pub(crate) fn drop_strays(&mut self, offset: u64) -> Result<()> {
@@ -105,8 +134,10 @@ impl Inbox {
         (a.start <= offset && offset < a.end).then(|| self.fds.pop_front().expect("front").fd)
     }
 
-    /// At end of stream: closes every unclaimed fd; an error if there was one.
+    /// At end of stream: closes every unclaimed fd; an error if there was
+    /// one, or if fds were cut off.
     pub(crate) fn finish(&mut self) -> Result<()> {
+        self.take_cut_off(u64::MAX)?;
         self.drop_strays(u64::MAX)
     }
 }
@@ -132,6 +163,7 @@ pub(crate) fn answer_handle(
     fd: Option<OwnedFd>,
 ) -> Result<Handle> {
     let refuse = |out: &mut Outbox, reason: String| {
+        event!(debug, out.fd(), offset, handle = name, %reason, "handle refused: NODE_HANDLE_NACK");
         out.push_control(&NACK)?;
         Err(Error::Handle { offset, reason })
     };
@@ -156,6 +188,13 @@ pub(crate) fn answer_handle(
     for _ in 0..layers {
         out.push_control(&ACK)?;
     }
+    event!(
+        debug,
+        out.fd(),
+        offset,
+        handle = name,
+        "handle received: NODE_HANDLE_ACK"
+    );
     Ok(handle)
 }
 

@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 
 use serde::Serialize;
 
@@ -71,10 +71,14 @@ pub(crate) struct Outbox {
     /// docs/decisions.md).
     write_at: usize,
     serialization: Serialization,
+    /// The channel's fd (for diagnostics).
+    fd: RawFd,
 }
 
 impl Outbox {
-    pub(crate) fn new(serialization: Serialization, keep: usize) -> Outbox {
+    /// A queue for the channel on fd `fd` that keeps `keep` bytes of
+    /// capacity when idle.
+    pub(crate) fn new(serialization: Serialization, keep: usize, fd: RawFd) -> Outbox {
         Outbox {
             buf: SendBuf::new(serialization, keep),
             queued: VecDeque::new(),
@@ -82,7 +86,13 @@ impl Outbox {
             barrier: None,
             write_at: READ_CHUNK,
             serialization,
+            fd,
         }
+    }
+
+    /// The channel's fd (for diagnostics).
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd
     }
 
     /// Whether a batch has built up since the last write: what `feed`
@@ -208,11 +218,27 @@ impl Outbox {
                         // The fd went with these bytes: the rest of the
                         // message follows without it, then we wait.
                         let q = self.queued.pop_front().expect("queued");
+                        event!(
+                            debug,
+                            self.fd,
+                            handle = q.handle.ty.as_str(),
+                            offset = q.start,
+                            retransmission = q.retransmissions,
+                            "handle sent: later messages wait for NODE_HANDLE_ACK"
+                        );
                         self.barrier = Some(q.end);
                         self.awaiting = Some(q);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Progress::WouldBlock),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    event!(
+                        trace,
+                        self.fd,
+                        queued = self.len(),
+                        "socket full: waiting for writable"
+                    );
+                    return Ok(Progress::WouldBlock);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -222,7 +248,10 @@ impl Outbox {
     /// The peer acknowledged a handle: close our copy, let the queue go.
     /// An ACK nobody asked for is ignored.
     pub(crate) fn on_ack(&mut self) {
-        self.awaiting = None;
+        let acked = self.awaiting.take();
+        event!(debug, self.fd, handle = ?acked.as_ref().map(|q| q.handle.ty),
+            "NODE_HANDLE_ACK received (handle=None: none was awaited; ignored)");
+        drop(acked); // closes our copy of the fd
         self.barrier = None;
     }
 
@@ -230,10 +259,26 @@ impl Outbox {
     /// most [`MAX_RETRANSMISSIONS`] times), give anything else up, as Node
     /// does. Returns the handle type given up, if one was.
     pub(crate) fn on_nack(&mut self) -> Option<HandleType> {
-        let mut q = self.awaiting.take()?;
+        let Some(mut q) = self.awaiting.take() else {
+            event!(
+                debug,
+                self.fd,
+                "NODE_HANDLE_NACK nobody waited for: ignored"
+            );
+            return None;
+        };
         let barrier = self.barrier.take().expect("barrier while awaiting");
+        let again = q.copy.is_some() && q.retransmissions < MAX_RETRANSMISSIONS;
+        event!(
+            debug,
+            self.fd,
+            handle = q.handle.ty.as_str(),
+            offset = q.start,
+            again,
+            "NODE_HANDLE_NACK: the peer got no fd (again: sent again, else given up)"
+        );
         match q.copy.as_deref() {
-            Some(copy) if q.retransmissions < MAX_RETRANSMISSIONS => {
+            Some(copy) if again => {
                 // Again, right where the first copy ended: before anything
                 // that waited behind it.
                 self.buf.insert(barrier, copy);
@@ -255,7 +300,7 @@ impl Outbox {
     /// The channel is gone: drop everything (closing the fds of handles
     /// not sent).
     pub(crate) fn clear(&mut self) {
-        *self = Outbox::new(self.serialization, 0);
+        *self = Outbox::new(self.serialization, 0, self.fd);
     }
 }
 
@@ -310,7 +355,7 @@ mod tests {
 
     #[test]
     fn handle_message_carries_the_fd_and_later_messages_wait_for_the_ack() {
-        let mut out = Outbox::new(Serialization::Json, 0);
+        let mut out = Outbox::new(Serialization::Json, 0, -1);
         out.push(&1).unwrap();
         let h = OutgoingHandle::new(fd(), HandleType::NetServer).unwrap();
         let raw = h.fd.as_raw_fd();
@@ -349,7 +394,7 @@ mod tests {
 
     #[test]
     fn control_messages_go_before_queued_handles_and_never_split_a_message() {
-        let mut out = Outbox::new(Serialization::Json, 0);
+        let mut out = Outbox::new(Serialization::Json, 0, -1);
         out.push(&"abcdef").unwrap();
         out.push_handle(
             &0,
@@ -374,7 +419,7 @@ mod tests {
 
     #[test]
     fn nack_sends_a_socket_again_three_times_then_gives_up() {
-        let mut out = Outbox::new(Serialization::Json, 0);
+        let mut out = Outbox::new(Serialization::Json, 0, -1);
         out.push_handle(
             &"s",
             OutgoingHandle::new(fd(), HandleType::NetSocket).unwrap(),
@@ -405,7 +450,7 @@ mod tests {
 
     #[test]
     fn nack_for_a_server_gives_it_up_and_lets_the_queue_go() {
-        let mut out = Outbox::new(Serialization::Advanced, 0);
+        let mut out = Outbox::new(Serialization::Advanced, 0, -1);
         out.push_handle(
             &1,
             OutgoingHandle::new(fd(), HandleType::NetServer).unwrap(),

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::codec::buffer::ReadBuffer;
+use crate::codec::buffer::{Pending, ReadBuffer};
 use crate::error::{DecodeError, Error, Result};
 use crate::limits::Limits;
 
@@ -49,9 +49,9 @@ buffered_decoder!(JsonDecoder, Lines, Frame);
 
 /// The state of `json` framing, apart from the bytes: how far the pending
 /// bytes hold no `\n`, and whether an over-long line is being dropped. It
-/// decodes from a [`ReadBuffer`] it does not own (the channel's, or a
-/// [`JsonDecoder`]'s), as tokio-util's codecs decode from the caller's
-/// buffer.
+/// decodes from bytes it does not own ([`Pending`]: the channel's
+/// [`ReadBuffer`], a [`JsonDecoder`]'s, or the caller's `BytesMut` in
+/// `NodeCodec`), as tokio-util's codecs decode from the caller's buffer.
 #[derive(Debug, Default)]
 pub(crate) struct Lines {
     /// The first `scanned` pending bytes hold no `\n`.
@@ -70,7 +70,7 @@ impl Lines {
     /// The next message in `buf` (see [`JsonDecoder::decode`]).
     pub(crate) fn decode<'b>(
         &mut self,
-        buf: &'b mut ReadBuffer,
+        buf: &'b mut impl Pending,
         limits: &Limits,
     ) -> Option<Result<Frame<'b>>> {
         let limit = limits.max_message_len;
@@ -112,7 +112,7 @@ impl Lines {
     }
 
     /// At end of stream (see [`JsonDecoder::finish`]).
-    pub(crate) fn finish(&mut self, buf: &mut ReadBuffer) -> Result<()> {
+    pub(crate) fn finish(&mut self, buf: &mut impl Pending) -> Result<()> {
         let buffered = buf.take_all();
         self.scanned = 0;
         let discarding = std::mem::take(&mut self.discarding);

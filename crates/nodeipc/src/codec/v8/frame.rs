@@ -3,7 +3,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::codec::buffer::ReadBuffer;
+use crate::codec::buffer::{Pending, ReadBuffer};
 use crate::error::{DecodeError, Error, Result};
 use crate::limits::Limits;
 use crate::value::{Value, from_value_limited};
@@ -53,8 +53,9 @@ pub struct V8Decoder {
 buffered_decoder!(V8Decoder, Frames, Frame);
 
 /// The state of `advanced` framing, apart from the bytes: how much of a
-/// refused frame is still to drop. It decodes from a [`ReadBuffer`] it
-/// does not own (the channel's, or a [`V8Decoder`]'s).
+/// refused frame is still to drop. It decodes from bytes it does not own
+/// ([`Pending`]: the channel's [`ReadBuffer`], a [`V8Decoder`]'s, or the
+/// caller's `BytesMut` in `NodeCodec`).
 #[derive(Debug, Default)]
 pub(crate) struct Frames {
     /// Bytes of a refused frame still to drop.
@@ -71,7 +72,7 @@ impl Frames {
     /// The next frame in `buf` (see [`V8Decoder::decode`]).
     pub(crate) fn decode<'b>(
         &mut self,
-        buf: &'b mut ReadBuffer,
+        buf: &'b mut impl Pending,
         limits: &Limits,
     ) -> Option<Result<Frame<'b>>> {
         if self.skip > 0 {
@@ -110,21 +111,21 @@ impl Frames {
     }
 
     /// Drops a refused frame: its prefix now, its payload as it arrives.
-    fn refuse(&mut self, buf: &mut ReadBuffer, len: u32) {
+    fn refuse(&mut self, buf: &mut impl Pending, len: u32) {
         buf.take(4);
         self.skip = u64::from(len);
         self.drop_skipped(buf);
     }
 
     /// Drops what has arrived of a refused frame's payload.
-    fn drop_skipped(&mut self, buf: &mut ReadBuffer) {
+    fn drop_skipped(&mut self, buf: &mut impl Pending) {
         let n = self.skip.min(buf.pending_len() as u64);
         buf.take(n as usize);
         self.skip -= n;
     }
 
     /// At end of stream (see [`V8Decoder::finish`]).
-    pub(crate) fn finish(&mut self, buf: &mut ReadBuffer) -> Result<()> {
+    pub(crate) fn finish(&mut self, buf: &mut impl Pending) -> Result<()> {
         let buffered = buf.take_all();
         let skipping = std::mem::take(&mut self.skip) > 0;
         if buffered > 0 || skipping {
