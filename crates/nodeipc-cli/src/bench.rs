@@ -228,7 +228,7 @@ fn cells(args: &BenchArgs) -> Vec<Cell> {
             }
         }
         if modes.contains(&Mode::Roundtrip) {
-            let pinned: &[bool] = if args.no_pinned {
+            let pinned: &[bool] = if args.no_pinned || !pin::AVAILABLE {
                 &[false]
             } else {
                 &[false, true]
@@ -376,13 +376,12 @@ fn progress(o: &Outcome) -> String {
 
 /// What the table's header says about this machine.
 fn machine(node: &OsString, with_node: bool) -> Machine {
-    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
-    let cpu = read("/proc/cpuinfo")
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, m)| m.trim().to_owned())
-        .unwrap_or_else(|| "unknown CPU".into());
+    let uname = rustix::system::uname();
+    let kernel = format!(
+        "{} {}",
+        uname.sysname().to_string_lossy(),
+        uname.release().to_string_lossy()
+    );
     let node = if with_node {
         std::process::Command::new(node)
             .arg("--version")
@@ -394,12 +393,35 @@ fn machine(node: &OsString, with_node: bool) -> Machine {
         "not run".into()
     };
     Machine {
-        cpu,
+        cpu: cpu_model().unwrap_or_else(|| "unknown CPU".into()),
         nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+        kernel,
         node,
         date: utc_now(),
     }
+}
+
+/// The CPU's model name: `/proc/cpuinfo` on Linux; elsewhere `sysctl`,
+/// macOS's `machdep.cpu.brand_string` or the BSDs' `hw.model` (illumos has
+/// neither: unknown).
+fn cpu_model() -> Option<String> {
+    if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
+        return info
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, m)| m.trim().to_owned());
+    }
+    ["machdep.cpu.brand_string", "hw.model"]
+        .into_iter()
+        .find_map(|name| {
+            let out = std::process::Command::new("sysctl")
+                .args(["-n", name])
+                .output()
+                .ok()?;
+            let model = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            (out.status.success() && !model.is_empty()).then_some(model)
+        })
 }
 
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -450,6 +472,15 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "freebsd",
+            target_os = "dragonfly"
+        )),
+        ignore = "no CPU pinning on this system, so no pinned rows"
+    )]
     fn full_matrix_is_in_order_with_pinned_round_trips_last() {
         let cells = cells_for(&[]);
         // 2 directions × 4 sizes, 2 × 4 round trips, 1 seed.

@@ -47,13 +47,15 @@ macro_rules! channel_constructors {
         }
 
         /// The two halves around the state `shared` makes of `fd` (made
-        /// non-blocking first: the drivers wait in their own way).
+        /// non-blocking first: the drivers wait in their own way; and
+        /// without `SIGPIPE` where that is a socket option, see
+        /// `sys::prepare_channel`).
         fn assemble(
             fd: OwnedFd,
             limits: &Limits,
             shared: impl FnOnce(OwnedFd) -> std::io::Result<Shared>,
         ) -> Result<Channel> {
-            sys::set_nonblocking(&fd, true)?;
+            sys::prepare_channel(&fd)?;
             let shared = Arc::new(shared(fd)?);
             Ok(Channel {
                 rx: Receiver {

@@ -1,5 +1,13 @@
 //! The operating-system layer: socketpair, fd flags, placing the channel in
 //! a child, adopting an inherited fd. All of the crate's `unsafe` is here.
+//!
+//! One code path for every Unix Node runs on: OS calls go through rustix,
+//! and libc only where rustix cannot do the job (`recvmsg` into an
+//! uninitialized buffer, `fcntl` and `dup2` on fd numbers no `OwnedFd` or
+//! `BorrowedFd` may stand for). What differs between systems is chosen in
+//! [`os`]; docs/portability.md says what is tested where.
+
+mod os;
 
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
@@ -9,21 +17,40 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use rustix::fs::{FileType, fstat};
-use rustix::io::{FdFlags, fcntl_setfd};
+use rustix::io::{Errno, FdFlags, fcntl_setfd};
 use rustix::net::{
-    AddressFamily, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
-    send, sendmsg, socketpair, sockopt,
+    AddressFamily, SendAncillaryBuffer, SendAncillaryMessage, SocketFlags, SocketType, send,
+    sendmsg, socketpair, sockopt,
 };
 
 /// A connected pair of unix stream sockets, both CLOEXEC, as libuv makes
 /// for `'ipc'` (docs/protocol.md §1.1).
+///
+/// Without `SOCK_CLOEXEC` (macOS) the sockets exist without CLOEXEC until
+/// the `fcntl`s, as libuv's `uv_socketpair` and std's `UnixStream::pair`
+/// have them there: a `fork` + `exec` on another thread in that window
+/// gives that child copies of them (so our peer would see end of stream
+/// only once that child exits too). Closing the window would take a lock
+/// every `fork` in the process honours, and there is none (std, tokio and
+/// other libraries fork on their own). It never reaches our own children:
+/// `Command::spawn` makes the pair on the thread that then forks.
 pub(crate) fn stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )?)
+    let flags = os::SOCK_CLOEXEC.unwrap_or(SocketFlags::empty());
+    let (a, b) = socketpair(AddressFamily::UNIX, SocketType::STREAM, flags, None)?;
+    if os::SOCK_CLOEXEC.is_none() {
+        fcntl_setfd(&a, FdFlags::CLOEXEC)?;
+        fcntl_setfd(&b, FdFlags::CLOEXEC)?;
+    }
+    Ok((a, b))
+}
+
+/// Makes `fd` ready to carry a channel: non-blocking, and where the system
+/// has no `MSG_NOSIGNAL` (macOS), `SO_NOSIGPIPE` so that our sends on it
+/// never raise `SIGPIPE`.
+pub(crate) fn prepare_channel(fd: impl AsFd) -> io::Result<()> {
+    let fd = fd.as_fd();
+    set_nonblocking(fd, true)?;
+    os::forbid_sigpipe(fd)
 }
 
 /// Sets or clears `O_NONBLOCK`.
@@ -34,7 +61,7 @@ pub(crate) fn set_nonblocking(fd: impl AsFd, on: bool) -> io::Result<()> {
 /// Writes as much of `buf` as the socket takes, without `SIGPIPE` (a dead
 /// peer is an `EPIPE` error, not a dead process).
 pub(crate) fn send_nosignal(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
-    Ok(send(fd, buf, SendFlags::NOSIGNAL)?)
+    Ok(send(fd, buf, os::SEND_NOSIGNAL)?)
 }
 
 /// Shuts down our sending direction: the peer reads EOF (Node sees
@@ -45,7 +72,9 @@ pub(crate) fn shutdown_write(fd: impl AsFd) -> io::Result<()> {
 
 /// Marks a bound socket as listening (`listen(2)`), with room for
 /// `backlog` pending connections; a socket that listens already keeps
-/// listening with the new backlog.
+/// listening with the new backlog. (Only the cluster worker listens, and
+/// it needs tokio.)
+#[cfg(feature = "tokio")]
 pub(crate) fn listen(fd: impl AsFd, backlog: i32) -> io::Result<()> {
     Ok(rustix::net::listen(fd, backlog)?)
 }
@@ -84,7 +113,7 @@ pub(crate) fn send_with_fd(sock: impl AsFd, buf: &[u8], fd: BorrowedFd<'_>) -> i
         sock,
         &[IoSlice::new(buf)],
         &mut control,
-        SendFlags::NOSIGNAL,
+        os::SEND_NOSIGNAL,
     )?)
 }
 
@@ -102,18 +131,30 @@ pub(crate) struct Received {
     /// The kernel dropped control data (`MSG_CTRUNC`): more fds than
     /// [`MAX_FDS_PER_READ`] came with the bytes, or this process could not
     /// take them (out of fds). What did arrive is in `fds` and is closed by
-    /// the caller like any other fd.
+    /// the caller like any other fd. Also set, with that fd closed, if an
+    /// fd received without `MSG_CMSG_CLOEXEC` could not be made
+    /// close-on-exec (`F_SETFD` fails only on an fd that is not open, so
+    /// this is not expected).
     pub(crate) truncated: bool,
 }
 
 /// Reads into the spare capacity of `buf` (appending to it) with
 /// `recvmsg`, taking the fds that came with the bytes into `fds`, each
-/// close-on-exec from the start (`MSG_CMSG_CLOEXEC`). With `nowait` it
-/// never blocks, whatever the fd's mode.
+/// close-on-exec before this returns. With `nowait` it never blocks,
+/// whatever the fd's mode.
 ///
 /// Why not rustix's `recvmsg`: it takes initialized `IoSliceMut`s, and the
 /// read buffer's spare capacity is not initialized; zeroing 64 KiB before
 /// every read would cost more than the read of a small message.
+///
+/// Close-on-exec: with `MSG_CMSG_CLOEXEC` the kernel installs the fds so;
+/// without it (macOS, illumos) they are made so here, one `fcntl` each,
+/// before any of them is handed on. In between, a `fork` + `exec` on
+/// another thread gives that child copies of them, as it does under Node
+/// (libuv's `uv__recvmsg` takes the same steps there); no lock that every
+/// `fork` in the process honours exists to close the window, which lasts
+/// a few system calls. No code of the caller's can run in it: the fds
+/// are not returned before they are close-on-exec.
 pub(crate) fn recv_with_fds(
     sock: impl AsFd,
     buf: &mut Vec<u8>,
@@ -128,13 +169,13 @@ pub(crate) fn recv_with_fds(
         iov_len: spare.len(),
     };
     // SAFETY: an all-zero msghdr is a valid empty one (null pointers, zero
-    // lengths).
+    // lengths) on every target: libc declares it a plain C struct.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    let flags = libc::MSG_CMSG_CLOEXEC | if nowait { libc::MSG_DONTWAIT } else { 0 };
+    let flags = os::MSG_CMSG_CLOEXEC.unwrap_or(0) | if nowait { libc::MSG_DONTWAIT } else { 0 };
     // SAFETY: `msg` points at one iovec covering exactly the spare capacity
     // of `buf` (writable, possibly uninitialized memory, which the kernel
     // only writes) and at `control`, with their true lengths; both outlive
@@ -144,6 +185,7 @@ pub(crate) fn recv_with_fds(
         return Err(io::Error::last_os_error());
     }
     let len = n as usize;
+    let mut truncated = msg.msg_flags & libc::MSG_CTRUNC != 0;
     // Take the fds before anything can fail, so that none leaks.
     // SAFETY: `msg` was filled in by a successful recvmsg; the CMSG macros
     // walk its control buffer within `msg_controllen`.
@@ -163,7 +205,12 @@ pub(crate) fn recv_with_fds(
                 // SAFETY: as above, `i < count`.
                 let raw = unsafe { data.add(i).read_unaligned() };
                 // SAFETY: a freshly received fd that nothing else owns.
-                fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+                let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+                if os::MSG_CMSG_CLOEXEC.is_none() && fcntl_setfd(&fd, FdFlags::CLOEXEC).is_err() {
+                    truncated = true; // and `fd` is closed
+                    continue;
+                }
+                fds.push(fd);
             }
         }
         // SAFETY: as for CMSG_FIRSTHDR.
@@ -172,10 +219,7 @@ pub(crate) fn recv_with_fds(
     // SAFETY: the kernel wrote `len` bytes at the start of the spare
     // capacity.
     unsafe { buf.set_len(buf.len() + len) };
-    Ok(Received {
-        len,
-        truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
-    })
+    Ok(Received { len, truncated })
 }
 
 /// A close-on-exec duplicate of `fd`, for a handle we send while the
@@ -200,13 +244,22 @@ pub(crate) fn socket_info(fd: BorrowedFd<'_>) -> Option<SocketInfo> {
     if FileType::from_raw_mode(stat.st_mode) != FileType::Socket {
         return None;
     }
-    let domain = sockopt::socket_domain(fd).ok()?;
+    let domain = domain(fd)?;
+    let stream = sockopt::socket_type(fd).ok()? == SocketType::STREAM;
     Some(SocketInfo {
         unix: domain == AddressFamily::UNIX,
         ipv6: domain == AddressFamily::INET6,
-        stream: sockopt::socket_type(fd).ok()? == SocketType::STREAM,
-        listening: sockopt::socket_acceptconn(fd).unwrap_or(false),
+        stream,
+        listening: stream && os::listening(fd),
     })
+}
+
+/// The address family of the socket `fd`. From `getsockname`, which every
+/// system has, rather than `SO_DOMAIN`, which macOS lacks: an unbound unix
+/// socket (a socketpair's) still reports `AF_UNIX` there, on Linux and
+/// on the BSDs.
+fn domain(fd: BorrowedFd<'_>) -> Option<AddressFamily> {
+    Some(rustix::net::getsockname(fd).ok()?.address_family())
 }
 
 /// Which fd the next spawned child gets at which number: written by the
@@ -247,26 +300,27 @@ pub(crate) fn place_fd_in_child(cmd: &mut std::process::Command, placement: Arc<
         let src = placement.src.load(Ordering::Relaxed);
         let target = placement.target.load(Ordering::Relaxed);
         if src < 0 {
-            return Err(io::Error::from_raw_os_error(libc::EBADF));
+            return Err(Errno::BADF.into());
         }
         if src == target {
             // dup2 onto itself keeps CLOEXEC: clear it instead.
-            // SAFETY: fcntl on an fd number is async-signal-safe and touches
-            // only the child's own fd table.
-            if unsafe { libc::fcntl(target, libc::F_SETFD, 0) } == -1 {
-                return Err(io::Error::last_os_error());
-            }
-        // SAFETY: dup2 is async-signal-safe; `src` is open (the parent holds
-        // it until spawn returns) and `target` is a plain fd number.
+            // SAFETY: `src` is open (the parent holds it until spawn
+            // returns) and stays open while borrowed here.
+            let fd = unsafe { BorrowedFd::borrow_raw(src) };
+            fcntl_setfd(fd, FdFlags::empty())?;
+        // SAFETY: dup2 is async-signal-safe; `src` is open (as above) and
+        // `target` is a plain fd number, which may be open or not: that is
+        // why this is libc's dup2, rustix's wants an `OwnedFd` there.
         } else if unsafe { libc::dup2(src, target) } == -1 {
             return Err(io::Error::last_os_error());
         }
         Ok(())
     };
     // SAFETY: the hook runs between fork and exec and calls only
-    // async-signal-safe functions (atomic loads, fcntl, dup2); it
-    // allocates nothing and takes no lock (io::Error from an OS error
-    // code does not allocate).
+    // async-signal-safe functions (atomic loads, fcntl, dup2: rustix's
+    // fcntl_setfd is the fcntl system call or libc's fcntl); it allocates
+    // nothing and takes no lock (io::Error from an OS error code does not
+    // allocate).
     unsafe {
         cmd.pre_exec(hook);
     }
@@ -305,7 +359,8 @@ pub(crate) fn adopt_inherited_fd(fd: RawFd) -> Result<OwnedFd, AdoptError> {
         return Err(AdoptError::NotOpen);
     }
     // SAFETY: F_GETFD on any number only reads this process's fd table; an
-    // fd that is not open gives EBADF.
+    // fd that is not open gives EBADF. (libc's fcntl: rustix's takes a
+    // `BorrowedFd`, which may only stand for an open fd.)
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
     if flags == -1 {
         return Err(AdoptError::NotOpen);
@@ -321,7 +376,7 @@ pub(crate) fn adopt_inherited_fd(fd: RawFd) -> Result<OwnedFd, AdoptError> {
         return Err(AdoptError::NotASocket);
     }
     let unix_stream = sockopt::socket_type(borrowed).ok() == Some(SocketType::STREAM)
-        && sockopt::socket_domain(borrowed).ok() == Some(AddressFamily::UNIX);
+        && domain(borrowed) == Some(AddressFamily::UNIX);
     if !unix_stream {
         return Err(AdoptError::WrongSocket);
     }

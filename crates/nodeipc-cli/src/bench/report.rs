@@ -257,7 +257,7 @@ pub fn markdown(
         .collect();
     let _ = writeln!(
         s,
-        "nodeipc bench{}: {} × {}, nproc {}, Linux {}, node {}, {}\n",
+        "nodeipc bench{}: {} × {}, nproc {}, {}, node {}, {}\n",
         if quick {
             " --quick (smoke counts, not a measurement)"
         } else {
