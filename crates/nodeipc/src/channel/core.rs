@@ -415,6 +415,7 @@ impl RecvCore {
     /// what is left there), `None` when the driver must read. Messages of
     /// the handle protocol are acted on here (through `send`) and returned
     /// as internal ones.
+    #[inline]
     pub(crate) fn next<T: DeserializeOwned>(
         &mut self,
         send: &SendState,
@@ -580,6 +581,7 @@ impl RecvCore {
     }
 
     /// The next message decoded from the buffer, with its offset.
+    #[inline]
     fn decode<T: DeserializeOwned>(
         &mut self,
         send: &SendState,

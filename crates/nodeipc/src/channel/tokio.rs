@@ -49,6 +49,7 @@ struct Shared {
 impl Shared {
     /// The receive state. A panic while it was held (in a `Deserialize`
     /// impl, say) leaves it consistent, so a poisoned lock is still usable.
+    #[inline]
     fn recv(&self) -> MutexGuard<'_, RecvCore> {
         self.recv.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -38,6 +38,7 @@ pub(crate) struct Wrapped<T> {
 impl<T: DeserializeOwned> Incoming<T> {
     /// A `json` line. User messages, told apart by the codec's fast check
     /// ([`json::Frame::is_internal`]), are parsed straight into `T`.
+    #[inline]
     pub(crate) fn from_json(frame: json::Frame<'_>) -> Result<Incoming<T>> {
         if !frame.is_internal() {
             return Ok(Incoming::User(frame.parse()?));
