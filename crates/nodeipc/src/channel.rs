@@ -102,6 +102,22 @@ use std::{future::Future, pin::pin, task::Poll};
 
 use crate::sys;
 
+/// Ends the channel in the sending direction for `half` (the peer reads
+/// EOF and sees `'disconnect'`), without writing what is queued.
+fn shut_write<S: std::os::fd::AsFd + std::os::fd::AsRawFd>(
+    half: &mut core::SendHalf,
+    sock: &S,
+) -> crate::Result<()> {
+    event!(
+        debug,
+        sock.as_raw_fd(),
+        "disconnect: channel shut for writing"
+    );
+    half.close();
+    sys::shutdown_write(sock)?;
+    Ok(())
+}
+
 /// One write to the socket, plain or with an fd; never waits (the socket
 /// is non-blocking).
 fn send_some(sock: BorrowedFd<'_>, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<usize> {

@@ -340,14 +340,7 @@ impl Sender {
     /// direction; see [`crate::Sender::disconnect`].
     pub fn disconnect(mut self) -> Result<()> {
         self.flush()?;
-        event!(
-            debug,
-            self.shared.io.as_raw_fd(),
-            "disconnect: channel shut for writing"
-        );
-        self.half.close();
-        sys::shutdown_write(&self.shared.io)?;
-        Ok(())
+        super::shut_write(&mut self.half, &self.shared.io)
     }
 }
 

@@ -443,14 +443,7 @@ impl Sender {
     /// Ends the channel in this direction, without writing (see
     /// [`disconnect`](Self::disconnect)).
     fn shut(&mut self) -> Result<()> {
-        event!(
-            debug,
-            self.shared.io.as_raw_fd(),
-            "disconnect: channel shut for writing"
-        );
-        self.half.close();
-        sys::shutdown_write(&self.shared.io)?;
-        Ok(())
+        super::shut_write(&mut self.half, &self.shared.io)
     }
 }
 
