@@ -8,21 +8,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-
-/// `target/<profile>/examples/<name>` (see tests/examples.rs).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("examples").join(name))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| panic!("example {name} not built next to {}", exe.display()))
-}
 
 fn primary(node: &Path, policy: &str, workers: usize, requests: usize, flag: &str) -> Value {
     primary_in(node, "json", policy, workers, requests, flag)
@@ -39,7 +29,7 @@ fn primary_in(
     let mut cmd = Command::new(node);
     cmd.env("SERIALIZATION", serialization);
     cmd.arg(common::script("cluster_primary.js"))
-        .arg(example("cluster_worker"))
+        .arg(common::example("cluster_worker"))
         .args([policy, &workers.to_string(), &requests.to_string()]);
     if !flag.is_empty() {
         cmd.arg(flag);

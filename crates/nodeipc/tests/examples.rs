@@ -5,22 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// `target/<profile>/examples/<name>`, from this test's own path
-/// (`target/<profile>/deps/examples-…`).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("examples").join(name))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| panic!("example {name} not built next to {}", exe.display()))
-}
 
 /// Runs an example with the `node` the tests use first on `PATH` (the
 /// examples start plain `node`).
@@ -28,7 +17,7 @@ fn run(node: &Path, name: &str) -> common::Outcome {
     let mut path = std::ffi::OsString::from(node.parent().unwrap());
     path.push(":");
     path.push(std::env::var_os("PATH").unwrap_or_default());
-    let mut cmd = Command::new(example(name));
+    let mut cmd = Command::new(common::example(name));
     cmd.env("PATH", path);
     let out = common::run_with_timeout(cmd, TIMEOUT).unwrap();
     assert!(out.status.success(), "{name}: {}", out.describe());

@@ -52,6 +52,18 @@ macro_rules! require_node {
     };
 }
 
+/// `target/<profile>/examples/<name>`, from the test binary's own path
+/// (`target/<profile>/deps/<test>-…`): cargo builds the examples before
+/// it runs the tests.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("examples").join(name))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| panic!("example {name} not built next to {}", exe.display()))
+}
+
 /// A script in `tests/node/`.
 pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
