@@ -11,6 +11,8 @@
 //! during one of them are that test's.
 //! (`/proc/self/fd` is Linux's, as in the other interop tests' fd counts.)
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -68,17 +70,10 @@ fn new_fds_are_cloexec<T>(what: &str, make: impl FnOnce() -> T) -> T {
     made
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn channel_pairs_are_cloexec() {
     let _alone = alone();
-    let rt = runtime();
+    let rt = common::runtime();
     let _async = new_fds_are_cloexec("Channel::pair", || {
         rt.block_on(async { Channel::pair().unwrap() })
     });
@@ -90,7 +85,7 @@ fn channel_pairs_are_cloexec() {
 #[test]
 fn our_end_of_a_spawned_childs_channel_is_cloexec() {
     let _alone = alone();
-    let rt = runtime();
+    let rt = common::runtime();
     let (mut child, _ch) = new_fds_are_cloexec("Command::spawn", || {
         rt.block_on(async { nodeipc::Command::new("true").spawn().unwrap() })
     });
@@ -106,7 +101,7 @@ fn our_end_of_a_spawned_childs_channel_is_cloexec() {
 #[test]
 fn sent_and_received_handles_are_cloexec() {
     let _alone = alone();
-    let rt = runtime();
+    let rt = common::runtime();
     let (a, mut b) = rt.block_on(async { Channel::pair().unwrap() });
     let (mut tx, mut rx) = a.split();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -52,13 +52,6 @@ async fn receive_wrapped(
     (msg, handle, answers)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Issue 18, defect 3: Node unwraps `NODE_HANDLE` wrappers to any depth
 /// (each layer is one more `'internalMessage'` and one `NODE_HANDLE_ACK`;
 /// Node 20 answered 2000 layers with 2000 ACKs and then the message with
@@ -68,7 +61,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn nested_handle_wrappers_all_come_off_with_one_ack_each_as_in_node() {
     const LAYERS: usize = 100;
     let inner = json!({"big": "x".repeat(1 << 20), "n": 1.5, "cmd": "user"});
-    runtime().block_on(common::timeout(TIMEOUT, async {
+    common::runtime().block_on(common::timeout(TIMEOUT, async {
         for s in [Serialization::Json, Serialization::Advanced] {
             let (msg, handle, answers) = receive_wrapped(s, wrapped(s, LAYERS, &inner)).await;
             assert_eq!(msg, inner, "{s}");
@@ -135,7 +128,7 @@ fn check_flood(got: &[Value], (flooded, peer_read): (u64, String)) {
 #[test]
 fn a_flood_while_a_send_waits_for_its_ack_is_bounded_async() {
     use std::sync::atomic::{AtomicBool, Ordering};
-    runtime().block_on(common::timeout(TIMEOUT, async {
+    common::runtime().block_on(common::timeout(TIMEOUT, async {
         let (ours, raw) = UnixStream::pair().unwrap();
         let limits = nodeipc::Limits::default().with_max_read_ahead(READ_AHEAD);
         let mut ch = Channel::from_fd(ours.into(), Serialization::Json, limits).unwrap();
@@ -213,7 +206,7 @@ fn ack_behind_a_message(raw: UnixStream) -> std::thread::JoinHandle<String> {
 /// decode it, not wait for more bytes (a deadlock: the peer waits for us).
 #[test]
 fn an_ack_already_buffered_behind_a_received_message_releases_the_send() {
-    runtime().block_on(common::timeout(TIMEOUT, async {
+    common::runtime().block_on(common::timeout(TIMEOUT, async {
         let (ours, raw) = UnixStream::pair().unwrap();
         let mut ch =
             Channel::from_fd(ours.into(), Serialization::Json, Default::default()).unwrap();
@@ -248,7 +241,7 @@ fn open_fds() -> usize {
 /// never ACKs ours cannot exhaust this process's fds while a send waits.
 #[test]
 fn handles_read_ahead_count_against_max_pending_fds() {
-    runtime().block_on(common::timeout(TIMEOUT, async {
+    common::runtime().block_on(common::timeout(TIMEOUT, async {
         let (ours, raw) = UnixStream::pair().unwrap();
         let limits = nodeipc::Limits::default().with_max_pending_fds(16);
         let mut ch = Channel::from_fd(ours.into(), Serialization::Json, limits).unwrap();

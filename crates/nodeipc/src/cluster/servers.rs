@@ -126,12 +126,8 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Primary<T> {
             // The same worker listening twice on one fixed port: a second
             // bind, which the kernel refuses (Node tries it and gets this).
             Some(server) if server.workers.contains(&worker) => {
-                let errno = bind::uv_errno(&io::Error::from_raw_os_error(libc::EADDRINUSE));
-                self.send_cluster(
-                    worker,
-                    query_reply(&query, ack, Some(errno), &query.data),
-                    None,
-                );
+                let e = io::Error::from_raw_os_error(libc::EADDRINUSE);
+                self.refuse(worker, &query, ack, &e);
                 return;
             }
             Some(_) => {}
@@ -140,12 +136,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Primary<T> {
                     self.servers.by_key.insert(query.key.clone(), server);
                 }
                 Err(e) => {
-                    let errno = bind::uv_errno(&e);
-                    self.send_cluster(
-                        worker,
-                        query_reply(&query, ack, Some(errno), &query.data),
-                        None,
-                    );
+                    self.refuse(worker, &query, ack, &e);
                     self.events.push_back(Event::Error {
                         worker: Some(worker),
                         error: e.into(),
@@ -187,17 +178,19 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Primary<T> {
                         self.send_cluster(worker, reply, Some(handle));
                     }
                     Err(e) => {
-                        let errno = bind::uv_errno(&e);
-                        self.send_cluster(
-                            worker,
-                            query_reply(&query, ack, Some(errno), &query.data),
-                            None,
-                        );
+                        self.refuse(worker, &query, ack, &e);
                         self.servers.leave(&query.key, worker);
                     }
                 }
             }
         }
+    }
+
+    /// Answers `query` with the errno of `e`, as Node's primary answers a
+    /// server it could not make.
+    fn refuse(&mut self, worker: WorkerId, query: &ServerQuery, ack: u64, e: &io::Error) {
+        let reply = query_reply(query, ack, Some(bind::uv_errno(e)), &query.data);
+        self.send_cluster(worker, reply, None);
     }
 
     /// Binds the server `query` asks for; for round-robin, listens and

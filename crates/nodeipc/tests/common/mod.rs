@@ -64,6 +64,15 @@ pub fn example(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("example {name} not built next to {}", exe.display()))
 }
 
+/// A current-thread tokio runtime with I/O and timers, for tests that
+/// drive async code from a plain `#[test]`.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A script in `tests/node/`.
 pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
