@@ -61,6 +61,7 @@ macro_rules! channel_constructors {
                 rx: Receiver {
                     shared: shared.clone(),
                     busy_poll: DEFAULT_BUSY_POLL,
+                    ready: Ready::default(),
                 },
                 tx: Sender {
                     shared,

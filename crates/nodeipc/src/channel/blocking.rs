@@ -34,8 +34,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::core::{
-    AckStep, BusyPoll, DEFAULT_BUSY_POLL, Delivery, Outbox, Progress, Reader, RecvCore, SendHalf,
-    SendState,
+    AckStep, BusyPoll, DEFAULT_BUSY_POLL, Delivery, Outbox, Progress, Reader, Ready, RecvCore,
+    SendHalf, SendState,
 };
 use crate::codec::Serialization;
 use crate::error::Result;
@@ -364,6 +364,8 @@ impl Drop for Sender {
 pub struct Receiver {
     shared: Arc<Shared>,
     busy_poll: Duration,
+    /// Messages handed to this half (see `core::Ready`), taken first.
+    ready: Ready,
 }
 
 impl Receiver {
@@ -402,7 +404,7 @@ impl Receiver {
 
     /// Bytes received and not yet returned as messages.
     pub fn buffered(&self) -> usize {
-        self.shared.recv().buffered()
+        self.ready.buffered() + self.shared.recv().buffered()
     }
 
     /// The next message, user or internal (a handle that came with one is
@@ -426,11 +428,14 @@ impl Receiver {
     }
 
     fn next<T: DeserializeOwned>(&mut self) -> Result<Option<Delivery<T>>> {
+        if let Some(d) = self.ready.next::<T>() {
+            return d.map(Some);
+        }
         let shared = &*self.shared;
         let mut rx = shared.recv();
         let mut spin = BusyPoll::new(self.busy_poll);
         loop {
-            if let Some(d) = rx.next::<T>(&shared.send) {
+            if let Some(d) = rx.next::<T>(&mut self.ready, &shared.send) {
                 shared.answer(&mut rx);
                 return d;
             }

@@ -20,6 +20,7 @@
 
 mod inbox;
 mod outbox;
+mod ready;
 
 use std::collections::VecDeque;
 use std::io;
@@ -32,6 +33,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 pub(crate) use outbox::{Outbox, Progress};
+pub(crate) use ready::Ready;
 
 use crate::codec::buffer::{Pending, ReadBuffer};
 use crate::codec::{Framing, Serialization, json};
@@ -322,6 +324,10 @@ pub(crate) struct RecvCore {
     /// A message was taken out of the read-ahead queue since the last
     /// [`answer`](Self::answer).
     stash_popped: bool,
+    /// A hand-over to the receiving half is worth trying: bytes arrived
+    /// or an internal message was decoded since the last try (so each
+    /// pending byte is looked at a bounded number of times).
+    hand_over_armed: bool,
 }
 
 impl RecvCore {
@@ -342,6 +348,7 @@ impl RecvCore {
             eof: false,
             replies_pending: false,
             stash_popped: false,
+            hand_over_armed: false,
         }
     }
 
@@ -407,6 +414,7 @@ impl RecvCore {
             self.eof = true;
             return Ok(Filled::Eof);
         }
+        self.hand_over_armed = true;
         Ok(Filled::Data)
     }
 
@@ -414,10 +422,13 @@ impl RecvCore {
     /// `Some(Ok(None))` at the end of the stream (after the errors for
     /// what is left there), `None` when the driver must read. Messages of
     /// the handle protocol are acted on here (through `send`) and returned
-    /// as internal ones.
+    /// as internal ones. A run of plain user messages may move to `ready`
+    /// (the receiving half's, used up: see [`Ready`]), the first of them
+    /// returned.
     #[inline]
     pub(crate) fn next<T: DeserializeOwned>(
         &mut self,
+        ready: &mut Ready,
         send: &SendState,
     ) -> Option<Result<Option<Delivery<T>>>> {
         if let Some(s) = self.stash.pop_front() {
@@ -429,11 +440,16 @@ impl RecvCore {
             return Some(
                 s.item
                     .and_then(|(offset, d)| typed(d, offset, &limits).map(Some))
-                    .inspect_err(|e| self.skipped(e)),
+                    .inspect_err(|e| skipped(self.fd, e)),
             );
         }
+        if self.hand_over(ready)
+            && let Some(d) = ready.next::<T>()
+        {
+            return Some(d.map(Some));
+        }
         if let Some(d) = self.decode::<T>(send) {
-            return Some(d.map(|(_, d)| Some(d)).inspect_err(|e| self.skipped(e)));
+            return Some(d.map(|(_, d)| Some(d)).inspect_err(|e| skipped(self.fd, e)));
         }
         if self.eof {
             return Some(self.finish().map(|()| None));
@@ -441,10 +457,25 @@ impl RecvCore {
         None
     }
 
-    /// Reports a message the receiver gets as an error and goes past.
-    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-    fn skipped(&self, e: &Error) {
-        event!(debug, self.fd, error = %e, "message skipped");
+    /// Moves the run of plain user messages at the front of the buffer to
+    /// `ready` (see [`Ready`]), if there is one and no fd is pending (an fd
+    /// belongs to a message by its place in the stream). Whether it did.
+    fn hand_over(&mut self, ready: &mut Ready) -> bool {
+        let Framing::Json(lines) = &mut self.framing else {
+            return false;
+        };
+        if !std::mem::take(&mut self.hand_over_armed)
+            || !self.inbox.is_empty()
+            || !ready.is_empty()
+            || !self.buf.may_hand_over()
+        {
+            return false;
+        }
+        let n = lines.plain_run(&self.buf);
+        if n > 0 {
+            ready.take_over(&mut self.buf, n, &self.limits, self.fd);
+        }
+        n > 0
     }
 
     /// At end of stream: what is left is an error (a partial message, an
@@ -622,8 +653,15 @@ impl RecvCore {
         // It may have queued a reply or let our queue go: the driver
         // writes, and wakes a sender waiting for an ACK.
         self.replies_pending = true;
+        self.hand_over_armed = true;
         Some(delivery)
     }
+}
+
+/// Reports a message the receiver gets as an error and goes past.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+fn skipped(fd: RawFd, e: &Error) {
+    event!(debug, fd, error = %e, "message skipped");
 }
 
 /// The channel's socket closes with its receive state (both halves gone).

@@ -21,8 +21,8 @@ mod stream;
 pub use stream::{RecvStream, SendSink};
 
 use super::core::{
-    AckStep, BusyPoll, DEFAULT_BUSY_POLL, Delivery, Filled, Progress, Reader, RecvCore, SendHalf,
-    SendState, write_left,
+    AckStep, BusyPoll, DEFAULT_BUSY_POLL, Delivery, Filled, Progress, Reader, Ready, RecvCore,
+    SendHalf, SendState, write_left,
 };
 use crate::codec::Serialization;
 use crate::error::{Error, Result};
@@ -122,7 +122,11 @@ impl Shared {
 
     /// The next message (see [`Receiver::recv_message`]), polling for
     /// `busy_poll` before it sleeps.
-    async fn next<T: DeserializeOwned>(&self, busy_poll: Duration) -> Result<Option<Delivery<T>>> {
+    async fn next<T: DeserializeOwned>(
+        &self,
+        ready: &mut Ready,
+        busy_poll: Duration,
+    ) -> Result<Option<Delivery<T>>> {
         let shared = self;
         let mut spin = BusyPoll::new(busy_poll);
         loop {
@@ -133,7 +137,7 @@ impl Shared {
             let then = {
                 let mut rx = shared.recv();
                 loop {
-                    if let Some(d) = shared.take(&mut rx) {
+                    if let Some(d) = shared.take(&mut rx, ready) {
                         return d;
                     }
                     match shared.try_read(&mut rx, false) {
@@ -182,8 +186,12 @@ impl Shared {
 
     /// The next message if one is decoded without reading (`None`: the
     /// driver must read), with the replies it owes written.
-    fn take<T: DeserializeOwned>(&self, rx: &mut RecvCore) -> Option<Result<Option<Delivery<T>>>> {
-        let d = rx.next::<T>(&self.send)?;
+    fn take<T: DeserializeOwned>(
+        &self,
+        rx: &mut RecvCore,
+        ready: &mut Ready,
+    ) -> Option<Result<Option<Delivery<T>>>> {
+        let d = rx.next::<T>(ready, &self.send)?;
         self.answer(rx);
         Some(d)
     }
@@ -473,6 +481,8 @@ impl Drop for Sender {
 pub struct Receiver {
     shared: Arc<Shared>,
     busy_poll: Duration,
+    /// Messages handed to this half (see `core::Ready`), taken first.
+    ready: Ready,
 }
 
 /// What a receiver that found no message waits for.
@@ -551,13 +561,16 @@ impl Receiver {
     }
 
     async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<Delivery<T>>> {
-        self.shared.next(self.busy_poll).await
+        if let Some(d) = self.ready.next::<T>() {
+            return d.map(Some);
+        }
+        self.shared.next(&mut self.ready, self.busy_poll).await
     }
 
     /// Bytes received and not yet returned as messages: when 0, the next
     /// `recv` has to wait for the peer (a good moment to flush output).
     pub fn buffered(&self) -> usize {
-        self.shared.recv().buffered()
+        self.ready.buffered() + self.shared.recv().buffered()
     }
 
     /// The default of [`set_busy_poll`](Self::set_busy_poll): 50 µs.

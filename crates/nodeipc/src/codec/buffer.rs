@@ -76,6 +76,30 @@ impl ReadBuffer {
         &mut self.buf
     }
 
+    /// Whether [`hand_over`](Self::hand_over) may be used: not while
+    /// this buffer is grown for a large message (it stays here, to be
+    /// given back), which also bounds what is looked at to find what to
+    /// hand over.
+    pub(crate) fn may_hand_over(&self) -> bool {
+        self.buf.capacity() <= 4 * READ_CHUNK
+    }
+
+    /// Moves the first `n` pending bytes to `to`, which has none pending
+    /// and becomes a buffer of just those (same stream offsets): the
+    /// buffers are swapped and the bytes past `n` copied back, so the bytes
+    /// handed over are not copied.
+    pub(crate) fn hand_over(&mut self, n: usize, to: &mut ReadBuffer) {
+        debug_assert!(to.pending_len() == 0 && n <= self.pending_len());
+        let cut = self.start + n;
+        std::mem::swap(&mut self.buf, &mut to.buf);
+        self.buf.clear();
+        self.buf.extend_from_slice(&to.buf[cut..]);
+        to.buf.truncate(cut);
+        (to.start, to.base) = (self.start, self.base);
+        self.base += cut as u64;
+        self.start = 0;
+    }
+
     /// Stream offset just past the last byte read in.
     pub(crate) fn received(&self) -> u64 {
         self.base + self.buf.len() as u64

@@ -71,6 +71,12 @@ impl Inbox {
         }
     }
 
+    /// Whether no fd waits for a message, and no error about fds waits to
+    /// be reported.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.fds.is_empty() && self.refused.is_none() && self.cut.is_none()
+    }
+
     /// An error for the fds closed at arrival since the last call, if any.
     pub(crate) fn take_refused(&mut self) -> Result<()> {
         match self.refused.take() {

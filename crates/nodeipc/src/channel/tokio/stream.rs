@@ -17,11 +17,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Receiver, Sender};
-use crate::channel::core::{Delivery, Progress, SendHalf};
+use crate::channel::core::{Delivery, Progress, Ready, SendHalf};
 use crate::error::{Error, Result};
 
 /// A wait in progress, boxed (it outlives the `poll` that started it).
 type Waiting<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What a receive that had to wait gives back: the receiver's run of ready
+/// messages (see `core::Ready`) and the next message.
+type Next<T> = (Ready, Result<Option<Delivery<T>>>);
 
 impl Receiver {
     /// This receiver as a [`Stream`] of user messages read as `T`: what
@@ -68,7 +72,7 @@ impl Receiver {
 /// cancel-safe), and neither does [`into_inner`](Self::into_inner).
 pub struct RecvStream<T> {
     rx: Receiver,
-    waiting: Option<Waiting<Result<Option<Delivery<T>>>>>,
+    waiting: Option<Waiting<Next<T>>>,
     done: bool,
     _msg: PhantomData<fn() -> T>,
 }
@@ -97,15 +101,32 @@ impl<T: DeserializeOwned + Send + 'static> Stream for RecvStream<T> {
         let this = self.get_mut();
         while !this.done {
             let next = match &mut this.waiting {
-                Some(wait) => ready!(wait.as_mut().poll(cx)),
-                None => match this.rx.shared.take(&mut this.rx.shared.recv()) {
-                    Some(next) => next,
-                    None => {
-                        // Nothing decoded: read and wait as `recv` does.
-                        let (shared, spin) = (this.rx.shared.clone(), this.rx.busy_poll);
-                        this.waiting = Some(Box::pin(async move { shared.next(spin).await }));
-                        continue;
-                    }
+                Some(wait) => {
+                    let (ready, next) = ready!(wait.as_mut().poll(cx));
+                    this.rx.ready = ready;
+                    next
+                }
+                None => match this.rx.ready.next::<T>() {
+                    Some(next) => next.map(Some),
+                    None => match this
+                        .rx
+                        .shared
+                        .take(&mut this.rx.shared.recv(), &mut this.rx.ready)
+                    {
+                        Some(next) => next,
+                        None => {
+                            // Nothing decoded: read and wait as `recv` does,
+                            // with the receiver's (empty) run of ready
+                            // messages, given back with the result.
+                            let (shared, spin) = (this.rx.shared.clone(), this.rx.busy_poll);
+                            let mut ready = std::mem::take(&mut this.rx.ready);
+                            this.waiting = Some(Box::pin(async move {
+                                let next = shared.next(&mut ready, spin).await;
+                                (ready, next)
+                            }));
+                            continue;
+                        }
+                    },
                 },
             };
             this.waiting = None;

@@ -111,6 +111,35 @@ impl Lines {
         }
     }
 
+    /// How many pending bytes, from the front, are whole lines that are
+    /// plainly user messages: no `NODE_` and no `\u` escape anywhere in
+    /// them (so [`Frame::is_internal`] is false for each), ending with the
+    /// last `\n` pending. 0 unless that run holds two lines or more, or
+    /// while an over-long line is dropped. The channel hands such a run to
+    /// its receiving half, which decodes it without the channel's lock.
+    pub(crate) fn plain_run(&mut self, buf: &impl Pending) -> usize {
+        if self.discarding {
+            return 0;
+        }
+        let pending = buf.pending();
+        // Up to the first suspect byte, then back to the line end before it:
+        // the bytes looked at are those handed over, the two lines after
+        // them, or (no suspect) what is pending.
+        let suspect = memchr::memchr2_iter(b'N', b'\\', pending)
+            .find(|&i| pending[i..].starts_with(b"NODE_") || pending[i..].starts_with(b"\\u"))
+            .unwrap_or(pending.len());
+        let Some(last) = memchr::memrchr(b'\n', &pending[..suspect]) else {
+            return 0;
+        };
+        if memchr::memchr(b'\n', &pending[..last]).is_none() {
+            // One line: nothing to gain.
+            return 0;
+        }
+        // What is left is scanned again from its start.
+        self.scanned = 0;
+        last + 1
+    }
+
     /// At end of stream (see [`JsonDecoder::finish`]).
     pub(crate) fn finish(&mut self, buf: &mut impl Pending) -> Result<()> {
         let buffered = buf.take_all();
