@@ -150,6 +150,25 @@ impl Framing {
         }
     }
 
+    /// The same framing at the start of a stream.
+    pub(crate) fn fresh(&self) -> Framing {
+        match self {
+            Framing::Json(_) => Framing::Json(json::Lines::default()),
+            Framing::V8(_) => Framing::V8(v8::Frames::default()),
+        }
+    }
+
+    /// How many pending bytes, from the front, are two or more whole
+    /// messages that cannot be internal ones (see
+    /// [`json::Lines::plain_run`] and [`v8::Frames::plain_run`]); 0 if
+    /// there are not two.
+    pub(crate) fn plain_run(&mut self, buf: &impl Pending, limits: &Limits) -> usize {
+        match self {
+            Framing::Json(l) => l.plain_run(buf),
+            Framing::V8(f) => f.plain_run(buf, limits),
+        }
+    }
+
     /// At end of stream: an error if part of a message is left (see
     /// [`json::JsonDecoder::finish`]).
     pub(crate) fn finish(&mut self, buf: &mut impl Pending) -> Result<()> {

@@ -13,14 +13,26 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use nodeipc::{Channel, Error, Handle, Limits, Message, Serialization, blocking};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const ACK: &[u8] = b"{\"cmd\":\"NODE_HANDLE_ACK\"}\n";
 
-fn plain(range: std::ops::Range<u32>) -> Vec<u8> {
+/// One message as a peer writes it.
+fn wire(serialization: Serialization, msg: &Value) -> Vec<u8> {
+    match serialization {
+        Serialization::Json => format!("{msg}\n").into_bytes(),
+        _ => {
+            let mut out = Vec::new();
+            nodeipc::codec::v8::encode_serialize(msg, &mut out).unwrap();
+            out
+        }
+    }
+}
+
+fn plain(serialization: Serialization, range: std::ops::Range<u32>) -> Vec<u8> {
     range
-        .flat_map(|i| format!("{{\"i\":{i}}}\n").into_bytes())
+        .flat_map(|i| wire(serialization, &json!({ "i": i })))
         .collect()
 }
 
@@ -38,74 +50,133 @@ fn show(m: nodeipc::Result<Option<(Message<Value>, Option<Handle>)>>) -> String 
 }
 
 /// The stream a peer writes, and what a receiver must see, message by
-/// message: runs of plain lines between everything a run must stop at.
-fn script() -> (Vec<Vec<u8>>, Vec<String>) {
-    let mut writes = Vec::new();
+/// message: runs of plain messages between everything a run must stop at.
+fn script(ser: Serialization) -> (Vec<Vec<u8>>, Vec<String>) {
+    let json = ser == Serialization::Json;
     let mut want = Vec::new();
-    let mut first = plain(0..100);
-    want.extend((0..100).map(|i| format!("user {{\"i\":{i}}} handle=false")));
+    let mut first = Vec::new();
+    let put = |out: &mut Vec<u8>, want: &mut Vec<String>, msg: Value, seen: &str| {
+        out.extend(wire(ser, &msg));
+        want.push(seen.to_owned());
+    };
+    let users = |range: std::ops::Range<u32>| {
+        range
+            .map(|i| format!("user {{\"i\":{i}}} handle=false"))
+            .collect::<Vec<_>>()
+    };
+    first.extend(plain(ser, 0..100));
+    want.extend(users(0..100));
     // Internal: acted on by the channel, never in a run.
-    first.extend_from_slice(b"{\"cmd\":\"NODE_PING\"}\n");
-    want.push("internal NODE_PING handle=false".into());
-    first.extend(plain(100..150));
-    want.extend((100..150).map(|i| format!("user {{\"i\":{i}}} handle=false")));
-    // User messages that only look internal, or hide it behind an escape.
-    first.extend_from_slice(b"{\"s\":\"NODE_ is text here\"}\n");
-    want.push("user {\"s\":\"NODE_ is text here\"} handle=false".into());
-    first.extend_from_slice(b"{\"s\":\"\\u00e9\"}\n");
-    want.push("user {\"s\":\"\u{e9}\"} handle=false".into());
-    first.extend_from_slice(b"{\"\\u0063md\":\"NODE_HIDDEN\"}\n");
-    want.push("internal NODE_HIDDEN handle=false".into());
-    first.extend(plain(150..160));
-    want.extend((150..160).map(|i| format!("user {{\"i\":{i}}} handle=false")));
-    // Errors inside a run: where they are, and the run goes on.
-    let at = first.len();
-    first.extend_from_slice(b"{\"i\":\n");
-    want.push(format!("decode error at {at}"));
-    let at = first.len();
-    first.extend_from_slice(b" \n");
-    want.push(format!("decode error at {at}"));
-    first.extend(plain(160..170));
-    want.extend((160..170).map(|i| format!("user {{\"i\":{i}}} handle=false")));
-    // A partial line at the end of the write.
-    first.extend_from_slice(b"{\"i\":1");
-    writes.push(first);
-    // Its end, then a handle message (its fd comes with this write).
-    let mut second = b"70}\n".to_vec();
-    want.push("user {\"i\":170} handle=false".into());
-    second.extend(plain(171..200));
-    want.extend((171..200).map(|i| format!("user {{\"i\":{i}}} handle=false")));
-    second.extend_from_slice(
-        b"{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":{\"h\":1}}\n",
+    put(
+        &mut first,
+        &mut want,
+        json!({"cmd": "NODE_PING"}),
+        "internal NODE_PING handle=false",
     );
-    want.push("user {\"h\":1} handle=true".into());
-    second.extend(plain(200..300));
-    want.extend((200..300).map(|i| format!("user {{\"i\":{i}}} handle=false")));
-    writes.push(second);
+    // After an internal message the channel looks for a run again: two
+    // plain messages, then internal ones in a two-byte string (advanced) and
+    // behind text that is not a cmd.
+    first.extend(plain(ser, 100..102));
+    want.extend(users(100..102));
+    put(
+        &mut first,
+        &mut want,
+        json!({"cmd": "NODE_TWO\u{263a}"}),
+        "internal NODE_TWO\u{263a} handle=false",
+    );
+    first.extend(plain(ser, 102..104));
+    want.extend(users(102..104));
+    put(
+        &mut first,
+        &mut want,
+        json!({"a": "x", "cmd": "NODE_LATE"}),
+        "internal NODE_LATE handle=false",
+    );
+    first.extend(plain(ser, 104..150));
+    want.extend(users(104..150));
+    // User messages that only look internal; in advanced, a two-byte string.
+    put(
+        &mut first,
+        &mut want,
+        json!({"s": "NODE_ is text here"}),
+        "user {\"s\":\"NODE_ is text here\"} handle=false",
+    );
+    put(
+        &mut first,
+        &mut want,
+        json!({"s": "NODE_ \u{263a}"}),
+        "user {\"s\":\"NODE_ \u{263a}\"} handle=false",
+    );
+    if json {
+        // An escape may hide anything.
+        first.extend_from_slice(b"{\"s\":\"\\u00e9\"}\n");
+        want.push("user {\"s\":\"\u{e9}\"} handle=false".into());
+        first.extend_from_slice(b"{\"\\u0063md\":\"NODE_HIDDEN\"}\n");
+        want.push("internal NODE_HIDDEN handle=false".into());
+    }
+    first.extend(plain(ser, 150..160));
+    want.extend(users(150..160));
+    // Errors inside a run: where they are, and the run goes on.
+    let bad: &[&[u8]] = if json {
+        &[b"{\"i\":\n", b" \n"]
+    } else {
+        &[b"\0\0\0\x03\xff\x0f\x99", b"\0\0\0\x02\xff\x0f"]
+    };
+    for b in bad {
+        want.push(format!("decode error at {}", first.len()));
+        first.extend_from_slice(b);
+    }
+    first.extend(plain(ser, 160..170));
+    want.extend(users(160..170));
+    // A partial message at the end of the write, its end in the next.
+    let split = wire(ser, &json!({"i": 170}));
+    first.extend_from_slice(&split[..split.len() - 2]);
+    let mut second = split[split.len() - 2..].to_vec();
+    want.extend(users(170..171));
+    second.extend(plain(ser, 171..200));
+    want.extend(users(171..200));
+    // A handle message (its fd comes with this write).
+    put(
+        &mut second,
+        &mut want,
+        json!({"cmd": "NODE_HANDLE", "type": "net.Socket", "msg": {"h": 1}}),
+        "user {\"h\":1} handle=true",
+    );
+    second.extend(plain(ser, 200..300));
+    want.extend(users(200..300));
     want.push("end".into());
-    (writes, want)
+    (vec![first, second], want)
 }
 
 /// The peer's side of [`script`]: the first write plain, the second with
 /// an fd (a unix socket), then EOF; what the channel wrote back.
 fn play(mut raw: UnixStream, writes: Vec<Vec<u8>>) -> String {
     let (given, _kept) = UnixStream::pair().unwrap();
-    raw.write_all(&writes[0]).unwrap();
+    let [first, second] = &writes[..] else {
+        unreachable!()
+    };
+    raw.write_all(first).unwrap();
     std::thread::sleep(Duration::from_millis(50));
-    common::send_with_fd(&raw, &writes[1], given.as_fd());
+    common::send_with_fd(&raw, second, given.as_fd());
     raw.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut back = String::new();
-    raw.read_to_string(&mut back).unwrap();
-    back
+    let mut back = Vec::new();
+    raw.read_to_end(&mut back).unwrap();
+    String::from_utf8_lossy(&back).into_owned()
 }
 
 #[test]
 fn a_run_keeps_the_order_and_the_errors_tokio() {
-    let (writes, want) = script();
+    for ser in [Serialization::Json, Serialization::Advanced] {
+        tokio_order(ser);
+    }
+}
+
+fn tokio_order(ser: Serialization) {
+    let (writes, want) = script(ser);
     let (ours, raw) = UnixStream::pair().unwrap();
     let peer = std::thread::spawn(move || play(raw, writes));
     let seen = common::runtime().block_on(common::timeout(TIMEOUT, async {
-        let mut ch = Channel::from_fd(ours.into(), Serialization::Json, Limits::default()).unwrap();
+        let mut ch = Channel::from_fd(ours.into(), ser, Limits::default()).unwrap();
         let mut seen = Vec::new();
         loop {
             let m = ch.recv_message_with_handle::<Value>().await;
@@ -116,18 +187,23 @@ fn a_run_keeps_the_order_and_the_errors_tokio() {
             }
         }
     }));
-    assert_eq!(seen, want);
+    assert_eq!(seen, want, "{ser}");
     assert!(peer.join().unwrap().contains("NODE_HANDLE_ACK"));
 }
 
 #[test]
 fn a_run_keeps_the_order_and_the_errors_blocking() {
-    let (writes, want) = script();
-    let (ours, raw) = UnixStream::pair().unwrap();
     let _watchdog = common::Watchdog::new(std::process::id(), TIMEOUT);
+    for ser in [Serialization::Json, Serialization::Advanced] {
+        blocking_order(ser);
+    }
+}
+
+fn blocking_order(ser: Serialization) {
+    let (writes, want) = script(ser);
+    let (ours, raw) = UnixStream::pair().unwrap();
     let peer = std::thread::spawn(move || play(raw, writes));
-    let mut ch =
-        blocking::Channel::from_fd(ours.into(), Serialization::Json, Limits::default()).unwrap();
+    let mut ch = blocking::Channel::from_fd(ours.into(), ser, Limits::default()).unwrap();
     let mut seen = Vec::new();
     loop {
         let m = ch.recv_message_with_handle::<Value>();
@@ -138,7 +214,7 @@ fn a_run_keeps_the_order_and_the_errors_blocking() {
         }
     }
     drop(ch);
-    assert_eq!(seen, want);
+    assert_eq!(seen, want, "{ser}");
     assert!(peer.join().unwrap().contains("NODE_HANDLE_ACK"));
 }
 
@@ -153,7 +229,7 @@ fn an_ack_behind_a_run_reaches_the_sender_while_the_receiver_idles() {
         let (mut tx, mut rx) = ch.split();
         let (given, _kept) = UnixStream::pair().unwrap();
         tx.send_with_handle(&"h", given).await.unwrap();
-        let mut flood = plain(0..50);
+        let mut flood = plain(Serialization::Json, 0..50);
         flood.extend_from_slice(ACK);
         raw.write_all(&flood).unwrap();
         let first = rx.recv::<Value>().await.unwrap().unwrap();
@@ -183,7 +259,7 @@ fn an_ack_behind_a_run_reaches_the_blocking_sender_while_the_receiver_idles() {
     let (mut tx, mut rx) = ch.split();
     let (given, _kept) = UnixStream::pair().unwrap();
     tx.send_with_handle(&"h", given).unwrap();
-    let mut flood = plain(0..50);
+    let mut flood = plain(Serialization::Json, 0..50);
     flood.extend_from_slice(ACK);
     raw.write_all(&flood).unwrap();
     assert_eq!(rx.recv::<Value>().unwrap().unwrap()["i"], 0);

@@ -461,9 +461,6 @@ impl RecvCore {
     /// `ready` (see [`Ready`]), if there is one and no fd is pending (an fd
     /// belongs to a message by its place in the stream). Whether it did.
     fn hand_over(&mut self, ready: &mut Ready) -> bool {
-        let Framing::Json(lines) = &mut self.framing else {
-            return false;
-        };
         if !std::mem::take(&mut self.hand_over_armed)
             || !self.inbox.is_empty()
             || !ready.is_empty()
@@ -471,9 +468,9 @@ impl RecvCore {
         {
             return false;
         }
-        let n = lines.plain_run(&self.buf);
+        let n = self.framing.plain_run(&self.buf, &self.limits);
         if n > 0 {
-            ready.take_over(&mut self.buf, n, &self.limits, self.fd);
+            ready.take_over(&mut self.buf, n, &self.framing, &self.limits, self.fd);
         }
         n > 0
     }

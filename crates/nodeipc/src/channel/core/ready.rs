@@ -1,11 +1,12 @@
-//! Messages handed to the receiving half: whole `json` lines that are
-//! plainly user messages, which it decodes without the channel's lock.
+//! Messages handed to the receiving half: whole messages that cannot be
+//! internal ones, which it decodes without the channel's lock.
 //!
 //! Why: the receive state is shared (a sender waiting for an ACK may read
 //! for the receiving half), so each message taken from it costs a lock;
 //! for small messages that was an eighth of the receiver's time. When the
-//! buffer holds a run of lines that cannot be internal (no `NODE_`, no
-//! `\u` escape) and no fds are pending, the run moves here at once
+//! buffer holds a run of messages that cannot be internal (`json` lines
+//! with no `NODE_` and no `\u` escape, `advanced` frames with no `NODE_` in
+//! either string form) and no fds are pending, the run moves here at once
 //! ([`RecvCore::next`](super::RecvCore::next)). Nothing the handle protocol
 //! needs is ever here, so a sender reading for an ACK misses nothing; and
 //! everything here came before anything left in the receive state, so
@@ -16,8 +17,8 @@ use std::os::fd::RawFd;
 use serde::de::DeserializeOwned;
 
 use super::Delivery;
+use crate::codec::Framing;
 use crate::codec::buffer::{Pending, ReadBuffer};
-use crate::codec::json;
 use crate::error::Result;
 use crate::limits::Limits;
 
@@ -26,7 +27,8 @@ use crate::limits::Limits;
 #[derive(Debug)]
 pub(crate) struct Ready {
     buf: ReadBuffer,
-    lines: json::Lines,
+    /// Its own framing state, the channel's kind.
+    framing: Framing,
     /// The channel's limits and fd, set at each hand-over.
     limits: Limits,
     fd: RawFd,
@@ -36,7 +38,7 @@ impl Default for Ready {
     fn default() -> Ready {
         Ready {
             buf: ReadBuffer::new(0),
-            lines: json::Lines::default(),
+            framing: Framing::Json(Default::default()),
             limits: Limits::default(),
             fd: -1,
         }
@@ -47,10 +49,16 @@ impl Ready {
     /// The next message of the run; `None` once it is used up.
     #[inline]
     pub(crate) fn next<T: DeserializeOwned>(&mut self) -> Option<Result<Delivery<T>>> {
-        let frame = self.lines.decode(&mut self.buf, &self.limits)?;
+        let user = match &mut self.framing {
+            Framing::Json(l) => l
+                .decode(&mut self.buf, &self.limits)?
+                .and_then(|f| f.parse()),
+            Framing::V8(f) => f
+                .decode(&mut self.buf, &self.limits)?
+                .and_then(|f| f.deserialize()),
+        };
         Some(
-            frame
-                .and_then(|f| Ok(Delivery::User(f.parse()?, None)))
+            user.map(|t| Delivery::User(t, None))
                 .inspect_err(|e| super::skipped(self.fd, e)),
         )
     }
@@ -65,16 +73,19 @@ impl Ready {
         self.buf.pending_len() == 0
     }
 
-    /// Takes the first `n` bytes of `from` (whole lines; see
-    /// [`json::Lines::plain_run`]); the run must be used up.
+    /// Takes the first `n` bytes of `from` (whole messages framed as
+    /// `framing` frames them; see [`Framing::plain_run`]); the run must be
+    /// used up.
     pub(super) fn take_over(
         &mut self,
         from: &mut ReadBuffer,
         n: usize,
+        framing: &Framing,
         limits: &Limits,
         fd: RawFd,
     ) {
         from.hand_over(n, &mut self.buf);
+        self.framing = framing.fresh();
         (self.limits, self.fd) = (*limits, fd);
     }
 }

@@ -70,6 +70,7 @@ impl Frames {
     }
 
     /// The next frame in `buf` (see [`V8Decoder::decode`]).
+    #[inline]
     pub(crate) fn decode<'b>(
         &mut self,
         buf: &'b mut impl Pending,
@@ -108,6 +109,41 @@ impl Frames {
             offset,
             limits: *limits,
         }))
+    }
+
+    /// How many pending bytes, from the front, are whole frames within
+    /// `limits` whose payloads hold no `NODE_`, in one-byte or two-byte
+    /// (UTF-16LE) form: no string in them can be a `cmd` that makes a
+    /// message internal. 0 unless there are two such frames or more, or
+    /// while a refused frame is dropped (see [`json::Lines::plain_run`](
+    /// crate::codec::json::Lines::plain_run) for what the run is for).
+    pub(crate) fn plain_run(&self, buf: &impl Pending, limits: &Limits) -> usize {
+        if self.skip > 0 {
+            return 0;
+        }
+        let pending = buf.pending();
+        // One search over all of it (a match in a length prefix only ends
+        // the run early), then the frames before the first match.
+        let suspect = memchr::memchr_iter(b'N', pending)
+            .find(|&i| {
+                pending[i..].starts_with(b"NODE_") || pending[i..].starts_with(b"N\0O\0D\0E\0_\0")
+            })
+            .unwrap_or(pending.len());
+        let (mut end, mut frames) = (0, 0);
+        while let Some(&[a, b, c, d]) = pending.get(end..end + 4) {
+            let len = u32::from_be_bytes([a, b, c, d]);
+            let next = end + 4 + len as usize;
+            if len == 0
+                || len >= MAX_FRAME
+                || len as usize > limits.max_message_len
+                || next > suspect
+            {
+                break;
+            }
+            end = next;
+            frames += 1;
+        }
+        if frames < 2 { 0 } else { end }
     }
 
     /// Drops a refused frame: its prefix now, its payload as it arrives.
