@@ -16,6 +16,9 @@
 //!
 //! `UDP_PORT` set: the worker also binds that UDP port through the primary
 //! (a socket all workers share) and answers each datagram with its body.
+//! `UNIX_PATH` set: it also serves HTTP on a unix socket at that path,
+//! through the primary (which listens there, or binds it for every worker
+//! under `SCHED_NONE`).
 //!
 //! `LAZY=1` makes a worker at its limit: it holds one connection it has
 //! not accepted and refuses the rest (Node hands them to another worker)
@@ -24,8 +27,7 @@
 use std::net::SocketAddr;
 
 use nodeipc::cluster::Worker;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> nodeipc::Result<()> {
@@ -48,6 +50,15 @@ async fn main() -> nodeipc::Result<()> {
     if let Some(port) = std::env::var("UDP_PORT").ok().and_then(|p| p.parse().ok()) {
         let socket = worker.bind_udp(SocketAddr::new(addr.ip(), port)).await?;
         tokio::spawn(answer_datagrams(socket, body.clone()));
+    }
+    if let Some(path) = std::env::var_os("UNIX_PATH") {
+        let unix = worker.listen_unix(path).await?;
+        let body = body.clone();
+        tokio::spawn(async move {
+            while let Ok(stream) = unix.accept().await {
+                tokio::spawn(serve(stream, body.clone()));
+            }
+        });
     }
     let id = worker.id();
     loop {
@@ -74,7 +85,10 @@ async fn main() -> nodeipc::Result<()> {
 }
 
 /// Answers each request on `stream` (keep-alive) with `body`.
-async fn serve(mut stream: TcpStream, body: String) -> std::io::Result<()> {
+async fn serve(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    body: String,
+) -> std::io::Result<()> {
     let response = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()

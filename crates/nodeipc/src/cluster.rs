@@ -71,7 +71,7 @@ mod worker;
 
 pub use backoff::{Backoff, Restart};
 pub use primary::{Primary, WorkerInfo};
-pub use worker::{Listener, Worker};
+pub use worker::{DEFAULT_BACKLOG, Listener, UnixListener, Worker};
 
 /// A worker's id: its `NODE_UNIQUE_ID`, which Node's worker shows as
 /// `cluster.worker.id`. Counted from 1 in fork order and never reused, as

@@ -2,8 +2,8 @@
 //! primary (`tests/node/cluster_primary.js`), in both scheduling policies:
 //! `online`, `listening` with the address, HTTP requests served by every
 //! worker, a message each way, `worker.disconnect()` then a clean exit
-//! with `exitedAfterDisconnect`, and a connection a worker refuses handed
-//! to another worker.
+//! with `exitedAfterDisconnect`, a connection a worker refuses handed to
+//! another worker, UDP, and a server on a unix socket path.
 
 mod common;
 
@@ -69,7 +69,7 @@ fn check_lifecycle(seen: &Value, workers: u64, policy: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|l| l["addressType"] != "udp4")
+        .filter(|l| l["addressType"] != "udp4" && l["addressType"] != -1)
         .collect();
     assert_eq!(tcp.len() as u64, workers, "{policy}: {seen}");
     for l in &tcp {
@@ -169,4 +169,35 @@ fn rust_workers_share_a_udp_socket_through_the_primary() {
             .all(|a| a.as_str().unwrap().starts_with("worker ")),
         "{seen}"
     );
+}
+
+#[test]
+fn rust_workers_serve_a_unix_socket_through_the_primary() {
+    let node = require_node!();
+    for policy in ["rr", "none"] {
+        let seen = primary(&node, policy, 2, 20, "unix");
+        check_lifecycle(&seen, 2, policy);
+        let unix: Vec<&Value> = seen["listening"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["addressType"] == -1)
+            .collect();
+        assert_eq!(unix.len(), 2, "{policy}: {seen}");
+        assert_eq!(unix[0]["address"], unix[1]["address"], "{policy}: {seen}");
+        assert!(
+            unix[0]["address"].as_str().unwrap().ends_with("/http.sock"),
+            "{policy}: {seen}"
+        );
+        let by = served_by(&seen);
+        assert_eq!(
+            by.len(),
+            20,
+            "{policy}: every request over the socket: {seen}"
+        );
+        if policy == "rr" {
+            let by: BTreeSet<u64> = by.into_iter().collect();
+            assert_eq!(by, BTreeSet::from([1, 2]), "every worker serves: {seen}");
+        }
+    }
 }

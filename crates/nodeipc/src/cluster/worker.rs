@@ -2,13 +2,16 @@
 //! is the Node side this stands in for).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 use serde_json::{Value as Json, json};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::proto::{CMD, Seq, UNIQUE_ID_VAR};
@@ -74,13 +77,20 @@ struct Shared {
     /// Requests waiting for the primary's answer, by `seq`.
     pending: Mutex<HashMap<u64, oneshot::Sender<Answer>>>,
     /// Round-robin servers, by the primary's key.
-    servers: Mutex<HashMap<String, mpsc::Sender<std::net::TcpStream>>>,
+    servers: Mutex<HashMap<String, mpsc::Sender<Conn>>>,
     /// `true` once the worker is disconnecting or the channel is gone.
     gone: watch::Sender<bool>,
 }
 
 /// A message of the primary with the handle that came with it.
 type Answer = (Json, Option<Handle>);
+
+/// A connection the primary handed over (round-robin).
+#[derive(Debug)]
+enum Conn {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -157,21 +167,18 @@ impl Worker {
     /// `maxConnections`.
     pub async fn listen_with_backlog(&self, addr: SocketAddr, backlog: usize) -> Result<Listener> {
         let address_type = if addr.is_ipv4() { 4 } else { 6 };
-        let (query, reply, handle) = self.query_server(addr, address_type.into()).await?;
-        let key = reply.get("key").and_then(Json::as_str).unwrap_or_default();
+        let address = addr.ip().to_string();
+        let (query, reply, handle) = self
+            .query_server(&address, addr.port().into(), address_type.into())
+            .await?;
         let kind = match handle {
             // SCHED_NONE: the primary's socket, bound and shared; the worker
             // listens on it, as Node's net does (it arrives not yet
             // listening, so it looks like a stream).
-            Some(Handle::TcpListener(l)) => Kind::Shared(shared_listener(l.into())?),
-            Some(Handle::TcpStream(s)) => Kind::Shared(shared_listener(s.into())?),
+            Some(Handle::TcpListener(l)) => Kind::Shared(shared_tcp(l.into())?),
+            Some(Handle::TcpStream(s)) => Kind::Shared(shared_tcp(s.into())?),
             Some(other) => return Err(unexpected(&other)),
-            // Round-robin: connections come with `newconn`.
-            None => {
-                let (tx, rx) = mpsc::channel(backlog.max(1));
-                lock(&self.shared.servers).insert(key.to_owned(), tx);
-                Kind::RoundRobin(tokio::sync::Mutex::new(rx))
-            }
+            None => self.round_robin(&reply, backlog),
         };
         let port = match &kind {
             Kind::Shared(l) => l.local_addr()?.port(),
@@ -181,12 +188,76 @@ impl Worker {
                 .and_then(|p| u16::try_from(p).ok())
                 .unwrap_or(addr.port()),
         };
-        self.announce_listening(query, port).await?;
+        self.announce_listening(query, Some(port)).await?;
         Ok(Listener {
-            kind,
+            served: self.served(kind),
             addr: SocketAddr::new(addr.ip(), port),
-            gone: self.shared.gone.subscribe(),
         })
+    }
+
+    /// Listens on a unix socket at `path` through the primary, as
+    /// `server.listen(path)` does in a Node worker: under round-robin the
+    /// primary listens on the path and hands each connection over; under
+    /// `SCHED_NONE` it binds the path and every worker listens on that
+    /// socket. The primary's `listening` event fires with `address` the
+    /// path and `addressType` -1.
+    ///
+    /// # Errors
+    ///
+    /// The primary's (`EADDRINUSE` when the path exists, say), and
+    /// `InvalidInput` for a path that is not UTF-8 (it goes to the
+    /// primary as a JSON string).
+    pub async fn listen_unix(&self, path: impl AsRef<Path>) -> Result<UnixListener> {
+        self.listen_unix_with_backlog(path, DEFAULT_BACKLOG).await
+    }
+
+    /// [`listen_unix`](Self::listen_unix) with a `backlog` as in
+    /// [`listen_with_backlog`](Self::listen_with_backlog).
+    pub async fn listen_unix_with_backlog(
+        &self,
+        path: impl AsRef<Path>,
+        backlog: usize,
+    ) -> Result<UnixListener> {
+        let path = path.as_ref();
+        let address = path.to_str().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is not UTF-8: a Node primary cannot be told it",
+                    path.display()
+                ),
+            )
+        })?;
+        // A pipe is port -1 and address type -1 in Node's net.
+        let (query, reply, handle) = self.query_server(address, (-1).into(), (-1).into()).await?;
+        let kind = match handle {
+            Some(Handle::UnixListener(l)) => Kind::Shared(shared_unix(l.into())?),
+            Some(Handle::UnixStream(s)) => Kind::Shared(shared_unix(s.into())?),
+            Some(other) => return Err(unexpected(&other)),
+            None => self.round_robin(&reply, backlog),
+        };
+        self.announce_listening(query, None).await?;
+        Ok(UnixListener {
+            served: self.served(kind),
+            path: path.to_owned(),
+        })
+    }
+
+    /// A round-robin server: connections come with `newconn`, for the
+    /// primary's `key`; at most `backlog` wait.
+    fn round_robin<L>(&self, reply: &Json, backlog: usize) -> Kind<L> {
+        let key = reply.get("key").and_then(Json::as_str).unwrap_or_default();
+        let (tx, rx) = mpsc::channel(backlog.max(1));
+        lock(&self.shared.servers).insert(key.to_owned(), tx);
+        Kind::RoundRobin(tokio::sync::Mutex::new(rx))
+    }
+
+    /// A server of `kind` that stops when the worker disconnects.
+    fn served<L>(&self, kind: Kind<L>) -> Served<L> {
+        Served {
+            kind,
+            gone: self.shared.gone.subscribe(),
+        }
     }
 
     /// Binds a UDP socket through the primary, as `dgram`'s `bind()` does
@@ -194,7 +265,10 @@ impl Worker {
     /// for the address shares the socket (UDP is never round-robin).
     pub async fn bind_udp(&self, addr: SocketAddr) -> Result<UdpSocket> {
         let address_type = if addr.is_ipv4() { "udp4" } else { "udp6" };
-        let (query, _, handle) = self.query_server(addr, address_type.into()).await?;
+        let address = addr.ip().to_string();
+        let (query, _, handle) = self
+            .query_server(&address, addr.port().into(), address_type.into())
+            .await?;
         let socket = match handle {
             Some(Handle::UdpSocket(s)) => {
                 s.set_nonblocking(true)?;
@@ -208,23 +282,24 @@ impl Worker {
                 });
             }
         };
-        self.announce_listening(query, socket.local_addr()?.port())
+        self.announce_listening(query, Some(socket.local_addr()?.port()))
             .await?;
         Ok(socket)
     }
 
-    /// Asks the primary for a server on `addr` (`queryServer`): the query
-    /// sent, the answer, and the handle that came with it.
+    /// Asks the primary for a server on `address` and `port`
+    /// (`queryServer`): the query sent, the answer, and the handle that
+    /// came with it.
     async fn query_server(
         &self,
-        addr: SocketAddr,
+        address: &str,
+        port: i64,
         address_type: Json,
     ) -> Result<(Json, Json, Option<Handle>)> {
-        let address = addr.ip().to_string();
         let index = {
             let mut indexes = lock(&self.indexes);
             let next = indexes
-                .entry(format!("{address}:{}:{address_type}:", addr.port()))
+                .entry(format!("{address}:{port}:{address_type}:"))
                 .or_insert(0);
             *next += 1;
             *next - 1
@@ -234,7 +309,7 @@ impl Worker {
             "index": index,
             "data": null,
             "address": address,
-            "port": addr.port(),
+            "port": port,
             "addressType": address_type,
             "backlog": 511,
         });
@@ -250,11 +325,13 @@ impl Worker {
         Ok((query, reply, handle))
     }
 
-    /// Tells the primary the server of `query` listens on `port`: its
-    /// `listening` event fires.
-    async fn announce_listening(&self, mut query: Json, port: u16) -> Result<()> {
+    /// Tells the primary the server of `query` listens (on `port`, for an
+    /// address that has one): its `listening` event fires.
+    async fn announce_listening(&self, mut query: Json, port: Option<u16>) -> Result<()> {
         query["act"] = "listening".into();
-        query["port"] = port.into();
+        if let Some(port) = port {
+            query["port"] = port.into();
+        }
         self.shared.send(query).await
     }
 
@@ -384,8 +461,13 @@ impl Shared {
             Some("newconn") => {
                 let key = msg.get("key").and_then(Json::as_str).unwrap_or_default();
                 let server = lock(&self.servers).get(key).cloned();
-                let accepted = match (server, handle) {
-                    (Some(server), Some(Handle::TcpStream(s))) => server.try_send(s).is_ok(),
+                let conn = match handle {
+                    Some(Handle::TcpStream(s)) => Some(Conn::Tcp(s)),
+                    Some(Handle::UnixStream(s)) => Some(Conn::Unix(s)),
+                    _ => None,
+                };
+                let accepted = match (server, conn) {
+                    (Some(server), Some(conn)) => server.try_send(conn).is_ok(),
                     // Refused: closed here (dropped), re-dispatched there.
                     _ => false,
                 };
@@ -425,20 +507,70 @@ async fn dispatch(
     shared.gone.send_replace(true);
 }
 
-/// A server of a [`Worker`], listening through the primary.
+/// A server of a [`Worker`] on a TCP address, listening through the
+/// primary ([`Worker::listen`]).
 #[derive(Debug)]
 pub struct Listener {
-    kind: Kind,
+    served: Served<TcpListener>,
     addr: SocketAddr,
+}
+
+/// A server of a [`Worker`] on a unix socket path, listening through the
+/// primary ([`Worker::listen_unix`]).
+#[derive(Debug)]
+pub struct UnixListener {
+    served: Served<tokio::net::UnixListener>,
+    path: PathBuf,
+}
+
+/// Where a server's connections come from, until the worker disconnects.
+#[derive(Debug)]
+struct Served<L> {
+    kind: Kind<L>,
     gone: watch::Receiver<bool>,
 }
 
 #[derive(Debug)]
-enum Kind {
+enum Kind<L> {
     /// `SCHED_NONE`: the primary's listening socket.
-    Shared(TcpListener),
+    Shared(L),
     /// Round-robin: connections the primary handed over.
-    RoundRobin(tokio::sync::Mutex<mpsc::Receiver<std::net::TcpStream>>),
+    RoundRobin(tokio::sync::Mutex<mpsc::Receiver<Conn>>),
+}
+
+impl<L> Served<L> {
+    /// The next connection: accepted from the shared socket by
+    /// `accept`, or handed over and made ready by `handed` (`None`: a
+    /// connection of the other kind, closed). `ConnectionAborted` once the
+    /// worker is disconnecting.
+    async fn next<'a, T, F>(
+        &'a self,
+        accept: impl FnOnce(&'a L) -> F,
+        handed: impl Fn(Conn) -> Option<io::Result<T>>,
+    ) -> io::Result<T>
+    where
+        F: Future<Output = io::Result<T>>,
+    {
+        let mut gone = self.gone.clone();
+        let stop = async move {
+            let _ = gone.wait_for(|g| *g).await;
+        };
+        let next = async {
+            match &self.kind {
+                Kind::Shared(l) => accept(l).await,
+                Kind::RoundRobin(rx) => loop {
+                    let conn = rx.lock().await.recv().await.ok_or_else(aborted)?;
+                    if let Some(ready) = handed(conn) {
+                        return ready;
+                    }
+                },
+            }
+        };
+        match race(next, stop).await {
+            Ok(conn) => conn,
+            Err(()) => Err(aborted()),
+        }
+    }
 }
 
 impl Listener {
@@ -449,25 +581,14 @@ impl Listener {
     /// `ConnectionAborted` once the worker is disconnecting (the primary
     /// asked, or the channel is gone); the accept's own errors.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let mut gone = self.gone.clone();
-        let stop = async move {
-            let _ = gone.wait_for(|g| *g).await;
+        let handed = |conn| match conn {
+            Conn::Tcp(s) => Some(s.set_nonblocking(true).and_then(|()| {
+                let peer = s.peer_addr()?;
+                Ok((TcpStream::from_std(s)?, peer))
+            })),
+            Conn::Unix(_) => None,
         };
-        let next = async {
-            match &self.kind {
-                Kind::Shared(l) => l.accept().await,
-                Kind::RoundRobin(rx) => {
-                    let s = rx.lock().await.recv().await.ok_or_else(aborted)?;
-                    s.set_nonblocking(true)?;
-                    let peer = s.peer_addr()?;
-                    Ok((TcpStream::from_std(s)?, peer))
-                }
-            }
-        };
-        match race(next, stop).await {
-            Ok(conn) => conn,
-            Err(()) => Err(aborted()),
-        }
+        self.served.next(|l| l.accept(), handed).await
     }
 
     /// The address the workers' server listens on (its port as the
@@ -477,12 +598,46 @@ impl Listener {
     }
 }
 
-/// The shared socket of `SCHED_NONE`, listening, for tokio.
-fn shared_listener(fd: std::os::fd::OwnedFd) -> io::Result<TcpListener> {
+impl UnixListener {
+    /// The next connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`Listener::accept`].
+    pub async fn accept(&self) -> io::Result<UnixStream> {
+        let handed = |conn| match conn {
+            Conn::Unix(s) => Some(
+                s.set_nonblocking(true)
+                    .and_then(|()| UnixStream::from_std(s)),
+            ),
+            Conn::Tcp(_) => None,
+        };
+        async fn accept(l: &tokio::net::UnixListener) -> io::Result<UnixStream> {
+            Ok(l.accept().await?.0)
+        }
+        self.served.next(accept, handed).await
+    }
+
+    /// The path the workers' server listens on.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The shared TCP socket of `SCHED_NONE`, listening, for tokio.
+fn shared_tcp(fd: OwnedFd) -> io::Result<TcpListener> {
     crate::sys::listen(&fd, 511)?;
     let l = std::net::TcpListener::from(fd);
     l.set_nonblocking(true)?;
     TcpListener::from_std(l)
+}
+
+/// The shared unix socket of `SCHED_NONE`, listening, for tokio.
+fn shared_unix(fd: OwnedFd) -> io::Result<tokio::net::UnixListener> {
+    crate::sys::listen(&fd, 511)?;
+    let l = std::os::unix::net::UnixListener::from(fd);
+    l.set_nonblocking(true)?;
+    tokio::net::UnixListener::from_std(l)
 }
 
 /// A handle the primary should not have sent for a server.

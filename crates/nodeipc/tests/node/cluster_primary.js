@@ -1,7 +1,7 @@
 'use strict';
 // A plain Node cluster primary of a Rust worker (tests/cluster_worker.rs):
 //
-//   node cluster_primary.js <worker-exe> <rr|none> <workers> <requests> [lazy|kill|udp]
+//   node cluster_primary.js <worker-exe> <rr|none> <workers> <requests> [lazy|kill|udp|unix]
 //   (SERIALIZATION=advanced in the environment: the channels speak advanced)
 //
 // Forks <workers> copies of <worker-exe> (as process.execPath, see below)
@@ -13,10 +13,15 @@
 // queue and accepts nothing until the primary's message) and the requests
 // go out before the messages. With `kill`, each worker is killed
 // (worker.kill()) once it listens. With `udp`, the workers also bind a
-// shared UDP port and each of <requests> datagrams gets an answer.
+// shared UDP port and each of <requests> datagrams gets an answer. With
+// `unix`, the workers also serve on a unix socket path (UNIX_PATH, in a
+// fresh temporary directory) and the requests go there.
 
 const cluster = require('node:cluster');
 const http = require('node:http');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 const [exe, policy, workersArg, requestsArg, flag] = process.argv.slice(2);
 const lazy = flag === 'lazy';
@@ -38,29 +43,37 @@ const timer = setTimeout(() => {
   process.exit(1);
 }, 30000);
 
+const socketPath = flag === 'unix'
+  ? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nodeipc-cluster-')), 'http.sock')
+  : undefined;
+if (socketPath) {
+  process.on('exit', () => fs.rmSync(path.dirname(socketPath), { recursive: true, force: true }));
+}
 const workers = [];
 for (let i = 0; i < n; i++) {
   const env = { PORT: '0', HOST: '127.0.0.1' };
   if (lazy && i === 0) env.LAZY = '1';
   if (flag === 'udp') env.UDP_PORT = '0';
+  if (socketPath) env.UNIX_PATH = socketPath;
   workers.push(cluster.fork(env));
 }
 let port;
 let udpPort;
 const listening = Promise.all(workers.map((w) => new Promise((resolve) => {
   w.on('online', () => seen.online.push(w.id));
-  let left = flag === 'udp' ? 2 : 1;
+  let left = flag === 'udp' || flag === 'unix' ? 2 : 1;
   w.on('listening', (addr) => {
     seen.listening.push({ id: w.id, address: addr.address, port: addr.port, addressType: addr.addressType });
     if (addr.addressType === 'udp4') udpPort = addr.port;
-    else port = addr.port;
+    else if (addr.addressType !== -1) port = addr.port;
     if (--left === 0) resolve();
   });
 })));
 
 function get() {
   return new Promise((resolve) => {
-    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+    const where = socketPath ? { socketPath } : { host: '127.0.0.1', port };
+    http.get({ ...where, path: '/', agent: false }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve(body.trim()));
