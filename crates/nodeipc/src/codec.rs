@@ -125,6 +125,11 @@ impl Serialization {
     }
 }
 
+/// The longest message a run of plain messages (see [`Framing::plain_run`])
+/// begins with or holds: past it, decoding a message costs microseconds and
+/// the lock a run saves (tens of nanoseconds) is not worth looking for one.
+const RUN_MESSAGE: usize = 4096;
+
 /// The framing state of a serialization, apart from the bytes (which it
 /// decodes from a [`Pending`] it is lent).
 #[derive(Debug)]
@@ -164,8 +169,8 @@ impl Framing {
     /// there are not two.
     pub(crate) fn plain_run(&mut self, buf: &impl Pending, limits: &Limits) -> usize {
         match self {
-            Framing::Json(l) => l.plain_run(buf),
-            Framing::V8(f) => f.plain_run(buf, limits),
+            Framing::Json(l) => l.plain_run(buf, RUN_MESSAGE),
+            Framing::V8(f) => f.plain_run(buf, limits, RUN_MESSAGE),
         }
     }
 

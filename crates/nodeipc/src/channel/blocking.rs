@@ -440,7 +440,7 @@ impl Receiver {
                 return d;
             }
             match rx.read(|b, f| shared.try_read(b, f)) {
-                Ok(_) => {}
+                Ok(_) => spin.restart(),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e.into()),
                 Err(_) if spin.spin() => std::thread::yield_now(),

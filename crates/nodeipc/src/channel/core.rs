@@ -717,6 +717,13 @@ impl BusyPoll {
         BusyPoll { until: None, spin }
     }
 
+    /// Something arrived: the next wait polls for the whole `spin` again
+    /// (a large message arrives in many reads; each wait between them is
+    /// one wait).
+    pub(crate) fn restart(&mut self) {
+        self.until = None;
+    }
+
     /// Whether to try again now (after yielding) rather than sleep.
     pub(crate) fn spin(&mut self) -> bool {
         if self.spin.is_zero() {

@@ -141,7 +141,10 @@ impl Shared {
                         return d;
                     }
                     match shared.try_read(&mut rx, false) {
-                        Ok(_) => continue,
+                        Ok(_) => {
+                            spin.restart();
+                            continue;
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e.into()),
                         Err(_) if rx.wants_write() => break Then::WaitWritable,
@@ -163,7 +166,7 @@ impl Shared {
                         }
                     };
                     match read {
-                        Some(Ok(_)) => {}
+                        Some(Ok(_)) => spin.restart(),
                         Some(Err(e)) => return Err(e.into()),
                         None => break Then::Sleep,
                     }

@@ -114,14 +114,20 @@ impl Lines {
     /// How many pending bytes, from the front, are whole lines that are
     /// plainly user messages: no `NODE_` and no `\u` escape anywhere in
     /// them (so [`Frame::is_internal`] is false for each), ending with the
-    /// last `\n` pending. 0 unless that run holds two lines or more, or
-    /// while an over-long line is dropped. The channel hands such a run to
-    /// its receiving half, which decodes it without the channel's lock.
-    pub(crate) fn plain_run(&mut self, buf: &impl Pending) -> usize {
+    /// last `\n` pending. 0 unless that run holds two lines or more and the
+    /// first is at most `first_max` bytes, or while an over-long line is
+    /// dropped. The channel hands such a run to its receiving half, which
+    /// decodes it without the channel's lock.
+    pub(crate) fn plain_run(&mut self, buf: &impl Pending, first_max: usize) -> usize {
         if self.discarding {
             return 0;
         }
         let pending = buf.pending();
+        let head = &pending[..pending.len().min(first_max + 1)];
+        if memchr::memchr(b'\n', head).is_none() {
+            // A long first line (or none): parsing it dwarfs the lock.
+            return 0;
+        }
         // Up to the first suspect byte, then back to the line end before it:
         // the bytes looked at are those handed over, the two lines after
         // them, or (no suspect) what is pending.
@@ -329,6 +335,26 @@ mod tests {
     use super::*;
     use crate::codec::json::READ_CHUNK;
     use serde_json::{Value, json};
+
+    /// The run of plain lines a channel may hand to its receiving half.
+    #[test]
+    fn plain_run_stops_at_what_may_be_internal_and_at_long_lines() {
+        let run = |bytes: &[u8]| {
+            let mut buf = ReadBuffer::new(1 << 20);
+            buf.extend(bytes);
+            Lines::default().plain_run(&buf, 16)
+        };
+        assert_eq!(run(b"1\n2\n3"), 4);
+        assert_eq!(run(b"1\n2\n"), 4);
+        // One line is not a run.
+        assert_eq!(run(b"1\n"), 0);
+        assert_eq!(run(b"1\n{\"cmd\":\"NODE_X\"}\n3\n"), 0);
+        assert_eq!(run(b"1\n2\n{\"cmd\":\"NODE_X\"}\n3\n"), 4);
+        assert_eq!(run(b"1\n2\n\"\\u0041\"\n3\n"), 4);
+        // A first line longer than the bound: nothing.
+        assert_eq!(run(b"\"0123456789abcdef\"\n2\n3\n"), 0);
+        assert_eq!(run(b"1\n\"0123456789abcdef\"\n3\n"), 23);
+    }
 
     fn all(dec: &mut JsonDecoder) -> Vec<Result<Value>> {
         let mut out = Vec::new();

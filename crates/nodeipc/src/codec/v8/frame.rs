@@ -111,39 +111,43 @@ impl Frames {
         }))
     }
 
-    /// How many pending bytes, from the front, are whole frames within
-    /// `limits` whose payloads hold no `NODE_`, in one-byte or two-byte
-    /// (UTF-16LE) form: no string in them can be a `cmd` that makes a
-    /// message internal. 0 unless there are two such frames or more, or
-    /// while a refused frame is dropped (see [`json::Lines::plain_run`](
-    /// crate::codec::json::Lines::plain_run) for what the run is for).
-    pub(crate) fn plain_run(&self, buf: &impl Pending, limits: &Limits) -> usize {
+    /// How many pending bytes, from the front, are whole frames of at
+    /// most `frame_max` bytes within `limits` whose payloads hold no
+    /// `NODE_`, in one-byte or two-byte (UTF-16LE) form: no string in them
+    /// can be a `cmd` that makes a message internal. 0 unless there are
+    /// two such frames or more, or while a refused frame is dropped (see
+    /// [`json::Lines::plain_run`](crate::codec::json::Lines::plain_run) for
+    /// what the run is for).
+    pub(crate) fn plain_run(&self, buf: &impl Pending, limits: &Limits, frame_max: usize) -> usize {
         if self.skip > 0 {
             return 0;
         }
         let pending = buf.pending();
-        // One search over all of it (a match in a length prefix only ends
-        // the run early), then the frames before the first match.
-        let suspect = memchr::memchr_iter(b'N', pending)
-            .find(|&i| {
-                pending[i..].starts_with(b"NODE_") || pending[i..].starts_with(b"N\0O\0D\0E\0_\0")
-            })
-            .unwrap_or(pending.len());
-        let (mut end, mut frames) = (0, 0);
-        while let Some(&[a, b, c, d]) = pending.get(end..end + 4) {
-            let len = u32::from_be_bytes([a, b, c, d]);
-            let next = end + 4 + len as usize;
-            if len == 0
-                || len >= MAX_FRAME
-                || len as usize > limits.max_message_len
-                || next > suspect
-            {
-                break;
+        // The whole frames from the front that are small enough and end by
+        // `limit`: where the last ends, and how many.
+        let walk = |limit: usize| {
+            let (mut end, mut frames) = (0, 0);
+            while let Some(&[a, b, c, d]) = pending.get(end..end + 4) {
+                let len = u32::from_be_bytes([a, b, c, d]) as usize;
+                let next = end + 4 + len;
+                if len == 0 || len > frame_max || len > limits.max_message_len || next > limit {
+                    break;
+                }
+                (end, frames) = (next, frames + 1);
             }
-            end = next;
-            frames += 1;
+            (end, frames)
+        };
+        let (end, _) = walk(pending.len());
+        // One search over those frames (a match in a length prefix only
+        // ends the run early), then the frames before the first match.
+        let run = &pending[..end];
+        let suspect = memchr::memchr_iter(b'N', run)
+            .find(|&i| run[i..].starts_with(b"NODE_") || run[i..].starts_with(b"N\0O\0D\0E\0_\0"))
+            .unwrap_or(end);
+        match walk(suspect) {
+            (end, frames) if frames >= 2 => end,
+            _ => 0,
         }
-        if frames < 2 { 0 } else { end }
     }
 
     /// Drops a refused frame: its prefix now, its payload as it arrives.
@@ -286,6 +290,29 @@ mod tests {
         let mut f = (payload.len() as u32).to_be_bytes().to_vec();
         f.extend_from_slice(payload);
         f
+    }
+
+    /// The run of plain frames a channel may hand to its receiving half.
+    #[test]
+    fn plain_run_stops_at_what_may_be_internal_and_at_long_frames() {
+        let run = |payloads: &[&[u8]], tail: &[u8]| {
+            let mut buf = ReadBuffer::new(1 << 20);
+            for p in payloads {
+                buf.extend(&frame(p));
+            }
+            buf.extend(tail);
+            Frames::default().plain_run(&buf, &Limits::default(), 8)
+        };
+        let one = b"\xff\x0fI\x02";
+        assert_eq!(run(&[one, one], b"\0\0"), 16);
+        assert_eq!(run(&[one], b""), 0);
+        assert_eq!(run(&[one, b"\xff\x0f\"\x05NODE_"], b""), 0);
+        assert_eq!(run(&[one, one, b"\xff\x0f\"\x05NODE_", one], b""), 16);
+        // Two-byte NODE_ (UTF-16LE) too.
+        assert_eq!(run(&[one, one, b"c\nN\0O\0D\0E\0_\0", one], b""), 16);
+        // Frames longer than the bound end the run.
+        assert_eq!(run(&[one, one, b"\xff\x0f\"\x071234567", one], b""), 16);
+        assert_eq!(run(&[b"\xff\x0f\"\x071234567", one, one], b""), 0);
     }
 
     /// Every event, as (offset, Ok(payload) or Err(description)).
