@@ -422,9 +422,9 @@ impl RecvCore {
     /// `Some(Ok(None))` at the end of the stream (after the errors for
     /// what is left there), `None` when the driver must read. Messages of
     /// the handle protocol are acted on here (through `send`) and returned
-    /// as internal ones. A run of plain user messages may move to `ready`
-    /// (the receiving half's, used up: see [`Ready`]), the first of them
-    /// returned.
+    /// as internal ones. A run of plain user messages after the one
+    /// returned may move to `ready` (the receiving half's, used up: see
+    /// [`Ready`]).
     #[inline]
     pub(crate) fn next<T: DeserializeOwned>(
         &mut self,
@@ -443,12 +443,9 @@ impl RecvCore {
                     .inspect_err(|e| skipped(self.fd, e)),
             );
         }
-        if self.hand_over(ready)
-            && let Some(d) = ready.next::<T>()
-        {
-            return Some(d.map(Some));
-        }
         if let Some(d) = self.decode::<T>(send) {
+            // What follows it may be a run for the receiving half.
+            self.hand_over(ready);
             return Some(d.map(|(_, d)| Some(d)).inspect_err(|e| skipped(self.fd, e)));
         }
         if self.eof {
@@ -459,20 +456,19 @@ impl RecvCore {
 
     /// Moves the run of plain user messages at the front of the buffer to
     /// `ready` (see [`Ready`]), if there is one and no fd is pending (an fd
-    /// belongs to a message by its place in the stream). Whether it did.
-    fn hand_over(&mut self, ready: &mut Ready) -> bool {
+    /// belongs to a message by its place in the stream).
+    fn hand_over(&mut self, ready: &mut Ready) {
         if !std::mem::take(&mut self.hand_over_armed)
             || !self.inbox.is_empty()
             || !ready.is_empty()
             || !self.buf.may_hand_over()
         {
-            return false;
+            return;
         }
         let n = self.framing.plain_run(&self.buf, &self.limits);
         if n > 0 {
             ready.take_over(&mut self.buf, n, &self.framing, &self.limits, self.fd);
         }
-        n > 0
     }
 
     /// At end of stream: what is left is an error (a partial message, an
