@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Requests per second and p99 latency of one Node HTTP app (the cluster
 # test app, crates/nodeipc-cli/tests/peers/cluster-app.js) on loopback under
-# Node's own cluster primary (rr and none) and `nodeipc cluster` (rr and
-# none), with 1 and 2 workers, keep-alive and a new connection per request
+# Node's own cluster primary (rr and none), `nodeipc cluster` (rr and none)
+# and PM2's cluster mode (pm2-runtime, Node's cluster underneath: rr), with
+# 1 and 2 workers, keep-alive and a new connection per request
 # (the primary is on the accept path in rr), measured by wrk in one run,
 # with the CPU time the primary process itself spent per request (from
 # /proc: steadier than requests/s on a loaded machine).
 #   scripts/bench-cluster.sh [SECONDS] [CONNECTIONS]
-# Installs wrk from Debian's packages when it is missing. Prints a
+# Installs wrk from Debian's packages when it is missing, and PM2 from the
+# npm registry into ~/.cache/nodeipc/pm2/<version> (once). Prints a
 # markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 conns=${2:-32}
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
+pm2_version=7.0.4
+pm2_dir=${XDG_CACHE_HOME:-$HOME/.cache}/nodeipc/pm2/$pm2_version
+pm2=$pm2_dir/node_modules/.bin/pm2-runtime
+[ -x "$pm2" ] || npm install --no-save --no-audit --no-fund --prefix "$pm2_dir" "pm2@$pm2_version" >/dev/null
 cargo build --release -p nodeipc-cli -q
 bin=${CARGO_TARGET_DIR:-target}/release/nodeipc
 app=crates/nodeipc-cli/tests/peers/cluster-app.js
@@ -32,6 +38,11 @@ run() {
   local pid=$!
   for _ in $(seq 200); do
     if grep -q ready "$log" || [ "$(grep -c 'listening on' "$log")" -ge "$n" ]; then break; fi
+    # pm2-runtime says `online` when a worker starts, not when it listens.
+    if [ "$(grep -c '] online' "$log")" -ge "$n" ] && curl -so /dev/null "http://127.0.0.1:$port/"; then
+      sleep 1
+      break
+    fi
     sleep 0.05
   done
   for conn in keep-alive close; do
@@ -63,4 +74,7 @@ for n in 1 2; do
     run "node cluster $sched" "$n" node scripts/bench-cluster-primary.js "$n" "$sched" "$app" http
     run "nodeipc cluster $sched" "$n" "$bin" cluster --workers "$n" --sched "$sched" -- node "$app" http
   done
+  home=$(mktemp -d)
+  run "PM2 cluster mode" "$n" env PM2_HOME="$home" APP_MODE=http "$pm2" start "$app" -i "$n" --name app
+  rm -rf "$home"
 done

@@ -79,6 +79,29 @@ pub(crate) fn listen(fd: impl AsFd, backlog: i32) -> io::Result<()> {
     Ok(rustix::net::listen(fd, backlog)?)
 }
 
+/// A listening socket that owns its fd, for [`listener_readiness`].
+#[cfg(feature = "tokio")]
+pub(crate) trait OwnedListener: AsRawFd {}
+#[cfg(feature = "tokio")]
+impl OwnedListener for std::net::TcpListener {}
+#[cfg(feature = "tokio")]
+impl OwnedListener for std::os::unix::net::UnixListener {}
+
+/// `l` (non-blocking) registered with tokio for its readiness alone: what
+/// it accepts is not registered (the cluster primary hands connections to
+/// workers as they are).
+#[cfg(feature = "tokio")]
+pub(crate) fn listener_readiness<L: OwnedListener>(
+    l: L,
+) -> io::Result<tokio::io::unix::AsyncFd<L>> {
+    // SAFETY: `L` owns its fd (`OwnedListener` is implemented only for std
+    // listener types, which close it on drop and never replace it), and
+    // the `AsyncFd` owns `L`: the fd stays open and the same while it is
+    // registered, and is deregistered before it closes.
+    let registered = unsafe { tokio::io::unix::AsyncFd::register(l) };
+    registered.map_err(io::Error::from)
+}
+
 /// Sleeps until `fd` is readable (`read`) or writable (`write`): the
 /// blocking channel's wait, on a non-blocking socket. `true` if it is
 /// writable (or in error: a write tells which).

@@ -9,9 +9,11 @@
 //   node cluster-app.js udp    dgram udp4 on $PORT, answers each datagram with its pid
 //   node cluster-app.js crash  exits with code 3 at once
 //   node cluster-app.js idle   never listens
+// The mode may come from $APP_MODE instead (PM2's cluster mode runs the app
+// under its own ProcessContainer.js, whose argv[2] is not ours).
 const cluster = require('cluster');
 const port = +process.env.PORT;
-const mode = process.argv[2];
+const mode = process.env.APP_MODE || process.argv[2];
 const me = () => ({ pid: process.pid, isWorker: cluster.isWorker, id: cluster.worker && cluster.worker.id });
 
 if (mode === 'http') {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
@@ -20,6 +21,7 @@ use super::proto::{Incoming, ServerQuery, query_reply};
 use super::{Event, SchedulingPolicy, WorkerId};
 use crate::HandleType;
 use crate::handle::OutgoingHandle;
+use crate::sys::listener_readiness;
 
 /// Every server of the cluster, and the connections handed to workers that
 /// have not answered yet.
@@ -315,30 +317,44 @@ fn sockname(fd: &OwnedFd) -> io::Result<Value> {
     Ok(json!({ "address": addr.ip().to_string(), "family": family, "port": addr.port() }))
 }
 
-/// The listening socket a round-robin server accepts on.
+/// The listening socket a round-robin server accepts on. tokio only
+/// reports its readiness: an accepted socket goes to a worker as it is,
+/// never registered with tokio (which would cost two `epoll_ctl`s per
+/// connection, to add it and to take it out again).
 enum Listener {
-    Tcp(tokio::net::TcpListener),
-    Unix(tokio::net::UnixListener),
+    Tcp(AsyncFd<std::net::TcpListener>),
+    Unix(AsyncFd<std::os::unix::net::UnixListener>),
 }
 
 impl Listener {
     fn new(fd: OwnedFd, address_type: Option<super::AddressType>) -> io::Result<Listener> {
         crate::sys::set_nonblocking(&fd, true)?;
         Ok(match address_type {
-            Some(super::AddressType::Unix) => {
-                Listener::Unix(tokio::net::UnixListener::from_std(fd.into())?)
-            }
-            _ => Listener::Tcp(tokio::net::TcpListener::from_std(fd.into())?),
+            Some(super::AddressType::Unix) => Listener::Unix(listener_readiness(fd.into())?),
+            _ => Listener::Tcp(listener_readiness(fd.into())?),
         })
     }
 
-    /// The next connection, as a plain non-blocking fd (what goes to the
-    /// worker).
+    /// The next connection, as a plain fd (what goes to the worker, which
+    /// sets its own mode).
     async fn accept(&self) -> io::Result<OwnedFd> {
-        Ok(match self {
-            Listener::Tcp(l) => l.accept().await?.0.into_std()?.into(),
-            Listener::Unix(l) => l.accept().await?.0.into_std()?.into(),
-        })
+        match self {
+            Listener::Tcp(l) => accept_ready(l, |l| Ok(l.accept()?.0.into())).await,
+            Listener::Unix(l) => accept_ready(l, |l| Ok(l.accept()?.0.into())).await,
+        }
+    }
+}
+
+/// `accept` on `l` once it is readable (again, after a `WouldBlock`).
+async fn accept_ready<L: std::os::fd::AsRawFd>(
+    l: &AsyncFd<L>,
+    accept: impl Fn(&L) -> io::Result<OwnedFd>,
+) -> io::Result<OwnedFd> {
+    loop {
+        let mut ready = l.readable().await?;
+        if let Ok(conn) = ready.try_io(|l| accept(l.get_ref())) {
+            return conn;
+        }
     }
 }
 
