@@ -311,6 +311,10 @@ impl FdPlacement {
 /// exactly `min`, nothing else can hold that number when the child is set
 /// up (std's exec-error pipe included); if it is above, `min` is taken by
 /// some fd of ours, which the child's `dup2` then replaces in the child only.
+/// One window is left: another thread that closes the fd at `min` while
+/// the spawn runs frees the number for std's pipe, and a failed `exec` then
+/// reads as a child whose channel ends at once (`tests/exec_error.rs` runs
+/// alone in its binary for that reason).
 pub(crate) fn dup_at_or_above(fd: impl AsFd, min: RawFd) -> io::Result<OwnedFd> {
     Ok(rustix::io::fcntl_dupfd_cloexec(fd, min)?)
 }
