@@ -79,26 +79,33 @@ pub(crate) fn listen(fd: impl AsFd, backlog: i32) -> io::Result<()> {
     Ok(rustix::net::listen(fd, backlog)?)
 }
 
-/// A listening socket that owns its fd, for [`listener_readiness`].
+/// A socket type that owns its fd, for [`readiness`].
 #[cfg(feature = "tokio")]
-pub(crate) trait OwnedListener: AsRawFd {}
+pub(crate) trait OwnsFd: AsRawFd {}
 #[cfg(feature = "tokio")]
-impl OwnedListener for std::net::TcpListener {}
+impl OwnsFd for std::net::TcpListener {}
 #[cfg(feature = "tokio")]
-impl OwnedListener for std::os::unix::net::UnixListener {}
+impl OwnsFd for std::os::unix::net::UnixListener {}
+#[cfg(feature = "tokio")]
+impl OwnsFd for std::os::unix::net::UnixStream {}
+#[cfg(feature = "tokio")]
+impl OwnsFd for OwnedFd {}
 
-/// `l` (non-blocking) registered with tokio for its readiness alone: what
-/// it accepts is not registered (the cluster primary hands connections to
-/// workers as they are).
+/// `s` (non-blocking) registered with tokio for `interest` alone. A
+/// listening socket so registered accepts sockets tokio never sees (the
+/// cluster primary hands connections to workers as they are); a channel
+/// registered for reading only is not woken each time the peer reads (see
+/// the tokio driver).
 #[cfg(feature = "tokio")]
-pub(crate) fn listener_readiness<L: OwnedListener>(
-    l: L,
-) -> io::Result<tokio::io::unix::AsyncFd<L>> {
-    // SAFETY: `L` owns its fd (`OwnedListener` is implemented only for std
-    // listener types, which close it on drop and never replace it), and
-    // the `AsyncFd` owns `L`: the fd stays open and the same while it is
-    // registered, and is deregistered before it closes.
-    let registered = unsafe { tokio::io::unix::AsyncFd::register(l) };
+pub(crate) fn readiness<S: OwnsFd>(
+    s: S,
+    interest: tokio::io::Interest,
+) -> io::Result<tokio::io::unix::AsyncFd<S>> {
+    // SAFETY: `S` owns its fd (`OwnsFd` is implemented only for std socket
+    // types and `OwnedFd`, which close it on drop and never replace it),
+    // and the `AsyncFd` owns `S`: the fd stays open and the same while it
+    // is registered, and is deregistered before it closes.
+    let registered = unsafe { tokio::io::unix::AsyncFd::register_with_interest(s, interest) };
     registered.map_err(io::Error::from)
 }
 

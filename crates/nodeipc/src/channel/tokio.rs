@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::os::unix::net::UnixStream;
+
 use tokio::io::Interest;
-use tokio::net::UnixStream;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
 #[cfg(feature = "futures")]
@@ -34,7 +36,17 @@ use crate::sys;
 /// What the two halves of one channel share.
 #[derive(Debug)]
 struct Shared {
-    io: UnixStream,
+    /// The socket, registered with tokio for reading only: registered for
+    /// writing too, it would wake the runtime each time the peer reads
+    /// (`EPOLLOUT`, edge-triggered), for nothing.
+    io: AsyncFd<UnixStream>,
+    /// A duplicate of it registered for writing, while writes wait for
+    /// room: made at the first wait, dropped by a flush that did not wait
+    /// (so a channel that sends steadily into a full socket keeps it, and
+    /// an idle one is not woken by the peer's reads).
+    room: Mutex<Option<Arc<AsyncFd<OwnedFd>>>>,
+    /// `room` holds a registration.
+    has_room: AtomicBool,
     send: SendState,
     recv: Mutex<RecvCore>,
     /// Woken when the receiving half acted on the handle protocol, took
@@ -54,25 +66,44 @@ impl Shared {
         self.recv.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A write that never waits (tokio's readiness is cleared on
-    /// `WouldBlock`).
+    /// A write that never waits (the socket is non-blocking; `WouldBlock`
+    /// when it is full).
     fn try_send(&self, bytes: &[u8], fd: Option<std::os::fd::BorrowedFd<'_>>) -> io::Result<usize> {
-        self.io.try_io(Interest::WRITABLE, || {
-            super::send_some(self.io.as_fd(), bytes, fd)
-        })
+        super::send_some(self.io.get_ref().as_fd(), bytes, fd)
     }
 
     /// A read that never waits; `direct` skips tokio's cached readiness
     /// (which answers `WouldBlock` without a syscall).
     fn try_read(&self, rx: &mut RecvCore, direct: bool) -> io::Result<Filled> {
         let read = |rx: &mut RecvCore| {
-            rx.read(|buf, fds| sys::recv_with_fds(self.io.as_fd(), buf, fds, true))
+            rx.read(|buf, fds| sys::recv_with_fds(self.io.get_ref().as_fd(), buf, fds, true))
         };
         if direct {
             read(rx)
         } else {
-            self.io.try_io(Interest::READABLE, || read(rx))
+            self.io.try_io(Interest::READABLE, |_| read(rx))
         }
+    }
+
+    /// Returns once the socket may have room (a write tells), through the
+    /// writing registration ([`room`](Self::room)), made if needed.
+    async fn wait_room(&self) -> io::Result<()> {
+        let room = {
+            let mut room = self.room.lock().unwrap_or_else(|e| e.into_inner());
+            match &*room {
+                Some(w) => w.clone(),
+                None => {
+                    let dup = sys::dup(self.io.get_ref().as_fd())?;
+                    let w = Arc::new(sys::readiness(dup, Interest::WRITABLE)?);
+                    self.has_room.store(true, Ordering::Relaxed);
+                    room.insert(w).clone()
+                }
+            }
+        };
+        // Taken as seen: the write that follows tells, and a full socket
+        // reports room again (a new edge) when the peer reads.
+        room.writable().await?.clear_ready();
+        Ok(())
     }
 
     /// Writes the replies `rx` owes and wakes a waiting sender if needed.
@@ -86,19 +117,28 @@ impl Shared {
     /// the peer's ACKs (reading ahead for them as the core says; `unsplit`:
     /// this channel's receiving half cannot be polled meanwhile).
     async fn flush(&self, half: &mut SendHalf, unsplit: bool) -> Result<()> {
+        let mut waited = false;
         loop {
             let progress = half.write(&mut self.send.lock(), |b, fd| self.try_send(b, fd))?;
             match progress {
-                Progress::Done => return Ok(()),
-                Progress::WouldBlock => self.io.writable().await?,
+                Progress::Done => {
+                    if !waited && self.has_room.swap(false, Ordering::Relaxed) {
+                        *self.room.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    }
+                    return Ok(());
+                }
+                Progress::WouldBlock => {
+                    waited = true;
+                    self.wait_room().await?;
+                }
                 Progress::AwaitingAck => {
                     let reader = Reader::of(unsplit, self.rx_gone.load(Ordering::SeqCst));
                     let (step, kept) = {
                         let mut rx = self.recv();
                         let before = rx.read_ahead_len();
                         let step = rx.ack_step(&self.send, reader, |buf, fds| {
-                            self.io.try_io(Interest::READABLE, || {
-                                sys::recv_with_fds(self.io.as_fd(), buf, fds, true)
+                            self.io.try_io(Interest::READABLE, |s| {
+                                sys::recv_with_fds(s.as_fd(), buf, fds, true)
                             })
                         });
                         self.answer(&mut rx);
@@ -174,12 +214,12 @@ impl Shared {
             };
             match then {
                 Then::WaitWritable => {
-                    let ready = shared
-                        .io
-                        .ready(Interest::READABLE | Interest::WRITABLE)
-                        .await?;
-                    if ready.is_writable() {
-                        shared.answer(&mut shared.recv());
+                    match super::race(shared.wait_room(), shared.io.readable()).await {
+                        Ok(writable) => {
+                            writable?;
+                            shared.answer(&mut shared.recv());
+                        }
+                        Err(readable) => drop(readable?),
                     }
                 }
                 Then::Sleep => readable_or(&shared.io, shared.read_ahead.notified()).await?,
@@ -201,8 +241,14 @@ impl Shared {
 }
 
 /// Waits until the socket is readable or `notified` fires.
-async fn readable_or(io: &UnixStream, notified: impl Future<Output = ()>) -> io::Result<()> {
-    super::race(io.readable(), notified).await.unwrap_or(Ok(()))
+async fn readable_or(
+    io: &AsyncFd<UnixStream>,
+    notified: impl Future<Output = ()>,
+) -> io::Result<()> {
+    match super::race(io.readable(), notified).await {
+        Ok(readable) => readable.map(drop),
+        Err(()) => Ok(()),
+    }
 }
 
 channel_type!(
@@ -235,7 +281,9 @@ impl Channel {
         Channel::assemble(fd, &limits, |fd| {
             let raw = fd.as_raw_fd();
             Ok(Shared {
-                io: UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?,
+                io: sys::readiness(UnixStream::from(fd), Interest::READABLE)?,
+                room: Mutex::new(None),
+                has_room: AtomicBool::new(false),
                 send: SendState::new(serialization, &limits, raw),
                 recv: Mutex::new(RecvCore::new(serialization, limits, raw)),
                 answered: Notify::new(),
@@ -454,7 +502,7 @@ impl Sender {
     /// Ends the channel in this direction, without writing (see
     /// [`disconnect`](Self::disconnect)).
     fn shut(&mut self) -> Result<()> {
-        super::shut_write(&mut self.half, &self.shared.io)
+        super::shut_write(&mut self.half, self.shared.io.get_ref())
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
@@ -21,7 +22,7 @@ use super::proto::{Incoming, ServerQuery, query_reply};
 use super::{Event, SchedulingPolicy, WorkerId};
 use crate::HandleType;
 use crate::handle::OutgoingHandle;
-use crate::sys::listener_readiness;
+use crate::sys::readiness;
 
 /// Every server of the cluster, and the connections handed to workers that
 /// have not answered yet.
@@ -330,8 +331,10 @@ impl Listener {
     fn new(fd: OwnedFd, address_type: Option<super::AddressType>) -> io::Result<Listener> {
         crate::sys::set_nonblocking(&fd, true)?;
         Ok(match address_type {
-            Some(super::AddressType::Unix) => Listener::Unix(listener_readiness(fd.into())?),
-            _ => Listener::Tcp(listener_readiness(fd.into())?),
+            Some(super::AddressType::Unix) => {
+                Listener::Unix(readiness(fd.into(), Interest::READABLE)?)
+            }
+            _ => Listener::Tcp(readiness(fd.into(), Interest::READABLE)?),
         })
     }
 
