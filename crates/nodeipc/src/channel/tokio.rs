@@ -4,14 +4,13 @@
 use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::os::unix::net::UnixStream;
-
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
@@ -86,7 +85,7 @@ impl Shared {
     }
 
     /// Returns once the socket may have room (a write tells), through the
-    /// writing registration ([`room`](Self::room)), made if needed.
+    /// registration for writing (`room`), made if there is none.
     async fn wait_room(&self) -> io::Result<()> {
         let room = {
             let mut room = self.room.lock().unwrap_or_else(|e| e.into_inner());
