@@ -90,18 +90,26 @@ impl Shared {
         let room = {
             let mut room = self.room.lock().unwrap_or_else(|e| e.into_inner());
             match &*room {
-                Some(w) => w.clone(),
-                None => {
-                    let dup = sys::dup(self.io.get_ref().as_fd())?;
-                    let w = Arc::new(sys::readiness(dup, Interest::WRITABLE)?);
-                    self.has_room.store(true, Ordering::Relaxed);
-                    room.insert(w).clone()
-                }
+                Some(w) => Some(w.clone()),
+                None => match sys::dup(self.io.get_ref().as_fd())
+                    .and_then(|dup| sys::readiness(dup, Interest::WRITABLE))
+                {
+                    Ok(w) => {
+                        self.has_room.store(true, Ordering::Relaxed);
+                        Some(room.insert(Arc::new(w)).clone())
+                    }
+                    // Out of fds (the duplicate is one): poll instead,
+                    // yielding to other tasks between writes.
+                    Err(_) => None,
+                },
             }
         };
-        // Taken as seen: the write that follows tells, and a full socket
-        // reports room again (a new edge) when the peer reads.
-        room.writable().await?.clear_ready();
+        match room {
+            // Taken as seen: the write that follows tells, and a full
+            // socket reports room again (a new edge) when the peer reads.
+            Some(room) => room.writable().await?.clear_ready(),
+            None => tokio::task::yield_now().await,
+        }
         Ok(())
     }
 
